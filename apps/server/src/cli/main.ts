@@ -1,0 +1,171 @@
+import { createReadStream, createWriteStream } from 'node:fs';
+import { once } from 'node:events';
+import { parseArgs } from 'node:util';
+import { ConfigError, loadConfig, type Config } from '../config/config.ts';
+import { migrateToLatest, openDatabase } from '../adapters/db/database.ts';
+import { ApiKeys } from '../auth/api-keys.ts';
+import { systemClock } from '../core/clock.ts';
+import { createService, openStorage } from '../main.ts';
+import { replay } from '../sim/replay.ts';
+import { version } from '../version.ts';
+
+const usage = `bulwark ${version}
+
+Usage:
+  bulwark start [--host 127.0.0.1] [--port 8080] [--data ./data]
+  bulwark migrate [--data DIR]
+  bulwark keys create --name NAME [--data DIR]     prints the new key alone on stdout
+  bulwark replay EVENTS.jsonl --out DECISIONS.jsonl
+
+DATABASE_URL (postgres://…) uses PostgreSQL instead of the embedded database in --data.
+Every setting is also read from the environment: see the README's configuration table.
+`;
+
+type Io = { out: (text: string) => void; err: (text: string) => void };
+
+const serverOptions = {
+  host: { type: 'string' },
+  port: { type: 'string' },
+  data: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+function configFrom(env: NodeJS.ProcessEnv, values: { host?: string; port?: string; data?: string }): Config {
+  return loadConfig(env, { host: values.host, port: values.port, dataDir: values.data });
+}
+
+async function start(args: string[], env: NodeJS.ProcessEnv, io: Io): Promise<number> {
+  const { values } = parseArgs({ args, options: serverOptions, strict: true });
+  const config = configFrom(env, values);
+  const service = await createService(config);
+  let firstKey: string | undefined;
+  if (config.nodeEnv !== 'production' && (await service.apiKeys.countActive()) === 0) {
+    firstKey = (await service.apiKeys.create('first-start')).key;
+  }
+  const url = await service.listen();
+  const where =
+    config.databaseUrl === undefined ? `embedded PGlite in ${config.dataDir}` : 'PostgreSQL (DATABASE_URL)';
+  io.out(`Bulwark ${version} is ready (${where})\n`);
+  io.out(`  API:      ${url}/v1/events\n`);
+  io.out(`  OpenAPI:  ${url}/v1/openapi.json\n`);
+  io.out(`  Health:   ${url}/readyz   Metrics: ${url}/metrics\n`);
+  if (firstKey !== undefined) {
+    io.out(`  API key (shown once, keep it): ${firstKey}\n`);
+  } else if ((await service.apiKeys.countActive()) === 0) {
+    io.out('  No API key exists: create one with `bulwark keys create --name NAME`.\n');
+  }
+  await new Promise<void>((resolve) => {
+    const shutdown = (signal: string): void => {
+      service.logger.info({ signal }, 'draining');
+      void service.stop().then(resolve, (error: unknown) => {
+        service.logger.error({ err: error }, 'shutdown failed');
+        resolve();
+      });
+    };
+    process.once('SIGTERM', () => shutdown('SIGTERM'));
+    process.once('SIGINT', () => shutdown('SIGINT'));
+  });
+  return 0;
+}
+
+async function migrate(args: string[], env: NodeJS.ProcessEnv, io: Io): Promise<number> {
+  const { values } = parseArgs({ args, options: { data: { type: 'string' } }, strict: true });
+  const config = configFrom(env, values);
+  const handle = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
+  try {
+    const applied = await migrateToLatest(handle.db);
+    io.out(applied.length === 0 ? 'the database is up to date\n' : `applied: ${applied.join(', ')}\n`);
+  } finally {
+    await handle.close();
+  }
+  return 0;
+}
+
+async function keys(args: string[], env: NodeJS.ProcessEnv, io: Io): Promise<number> {
+  const [verb, ...rest] = args;
+  if (verb !== 'create') {
+    io.err('usage: bulwark keys create --name NAME [--data DIR]\n');
+    return 2;
+  }
+  const { values } = parseArgs({
+    args: rest,
+    options: { name: { type: 'string' }, data: { type: 'string' } },
+    strict: true,
+  });
+  if (values.name === undefined || values.name.trim().length === 0) {
+    io.err('keys create needs --name NAME (what the key is for)\n');
+    return 2;
+  }
+  const storage = await openStorage(configFrom(env, values));
+  try {
+    const created = await new ApiKeys(storage.apiKeys, systemClock).create(values.name.trim());
+    io.out(`${created.key}\n`);
+  } finally {
+    await storage.close();
+  }
+  return 0;
+}
+
+async function replayCommand(args: string[], io: Io): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    options: { out: { type: 'string' } },
+    allowPositionals: true,
+    strict: true,
+  });
+  const [inputPath] = positionals;
+  if (inputPath === undefined || values.out === undefined || positionals.length !== 1) {
+    io.err('usage: bulwark replay EVENTS.jsonl --out DECISIONS.jsonl\n');
+    return 2;
+  }
+  const input = createReadStream(inputPath);
+  const output = createWriteStream(values.out);
+  const opened = Promise.race([
+    once(input, 'open'),
+    once(input, 'error').then(([error]) => Promise.reject(error as Error)),
+  ]);
+  await opened;
+  const summary = await replay(input, output, (line) => io.err(`${line}\n`));
+  output.end();
+  await once(output, 'finish');
+  io.err(`replayed ${summary.lines} lines: ${summary.decided} decisions, ${summary.errors} errors\n`);
+  return 0;
+}
+
+/** Runs one CLI command; answers the exit status. Never lets a known failure become a stack trace. */
+export async function runCli(argv: string[], env: NodeJS.ProcessEnv, io: Io): Promise<number> {
+  const [command, ...args] = argv;
+  try {
+    switch (command) {
+      case 'start':
+        return await start(args, env, io);
+      case 'migrate':
+        return await migrate(args, env, io);
+      case 'keys':
+        return await keys(args, env, io);
+      case 'replay':
+        return await replayCommand(args, io);
+      case '--version':
+        io.out(`${version}\n`);
+        return 0;
+      case undefined:
+      case 'help':
+      case '--help':
+      case '-h':
+        io.out(usage);
+        return command === undefined ? 2 : 0;
+      default:
+        io.err(`unknown command "${command}"\n\n${usage}`);
+        return 2;
+    }
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      io.err(`${error.message}\n`);
+      return 78;
+    }
+    const message = error instanceof Error ? error.message : String(error);
+    const code = (error as NodeJS.ErrnoException).code;
+    io.err(`bulwark ${command ?? ''}: ${message}${code === undefined ? '' : ` (${code})`}\n`);
+    return 1;
+  }
+}

@@ -1,0 +1,107 @@
+import { z } from 'zod';
+
+/**
+ * The only place that reads the environment. Configuration is parsed once, frozen and passed to
+ * whoever needs it. Zero configuration runs the embedded default (PGlite in ./data).
+ */
+export const developmentSecret = 'bulwark-development-secret-not-for-production';
+
+const integer = (fallback: number, min: number, max: number) =>
+  z.coerce.number().int().min(min).max(max).default(fallback);
+
+export const configSchema = z
+  .object({
+    nodeEnv: z.enum(['development', 'production', 'test']).default('development'),
+    host: z.string().min(1).default('127.0.0.1'),
+    port: integer(8080, 0, 65535),
+    dataDir: z.string().min(1).default('./data'),
+    databaseUrl: z
+      .string()
+      .regex(/^postgres(ql)?:\/\//, { error: 'must be a postgres:// URL' })
+      .optional(),
+    secret: z.string().default(developmentSecret),
+    logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    bodyLimitBytes: integer(4 * 1024 * 1024, 1024, 64 * 1024 * 1024),
+    /** Events whose `at` is further ahead of the server clock than this are refused. */
+    clockSkewMaxMs: integer(5 * 60_000, 0, 24 * 3_600_000),
+    checkpointIntervalMs: integer(1000, 10, 600_000),
+    cycleEventsMax: integer(2000, 1, 100_000),
+    accountsCachedMax: integer(200_000, 100, 50_000_000),
+    seriesCachedMax: integer(400_000, 100, 50_000_000),
+    priorOutcomesMax: integer(200_000, 100, 50_000_000),
+    databasePoolSize: integer(8, 1, 100),
+  })
+  .superRefine((config, ctx) => {
+    if (config.nodeEnv !== 'production') return;
+    if (config.secret === developmentSecret || config.secret.length === 0) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['secret'],
+        message:
+          'BULWARK_SECRET must be set to your own value when NODE_ENV=production (the development default is refused)',
+      });
+    } else if (config.secret.length < 32) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['secret'],
+        message: 'BULWARK_SECRET must be at least 32 characters in production',
+      });
+    }
+  });
+
+export type Config = Readonly<z.infer<typeof configSchema>>;
+
+/** Environment variable for each setting: the configuration table in the README lists them. */
+export const environmentNames = {
+  nodeEnv: 'NODE_ENV',
+  host: 'BULWARK_HOST',
+  port: 'BULWARK_PORT',
+  dataDir: 'BULWARK_DATA_DIR',
+  databaseUrl: 'DATABASE_URL',
+  secret: 'BULWARK_SECRET',
+  logLevel: 'BULWARK_LOG_LEVEL',
+  bodyLimitBytes: 'BULWARK_BODY_LIMIT_BYTES',
+  clockSkewMaxMs: 'BULWARK_CLOCK_SKEW_MAX_MS',
+  checkpointIntervalMs: 'BULWARK_CHECKPOINT_INTERVAL_MS',
+  cycleEventsMax: 'BULWARK_CYCLE_EVENTS_MAX',
+  accountsCachedMax: 'BULWARK_ACCOUNTS_CACHED_MAX',
+  seriesCachedMax: 'BULWARK_SERIES_CACHED_MAX',
+  priorOutcomesMax: 'BULWARK_PRIOR_OUTCOMES_MAX',
+  databasePoolSize: 'BULWARK_DATABASE_POOL_SIZE',
+} as const satisfies Record<keyof z.infer<typeof configSchema>, string>;
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+/**
+ * Builds the configuration from the environment and command-line overrides (which win).
+ * Throws a ConfigError naming every setting that is wrong.
+ */
+export function loadConfig(
+  env: Readonly<Record<string, string | undefined>>,
+  overrides: Partial<Record<keyof typeof environmentNames, string | number | undefined>> = {},
+): Config {
+  const input: Record<string, unknown> = {};
+  for (const [key, name] of Object.entries(environmentNames)) {
+    const value = env[name];
+    if (value !== undefined && value !== '') input[key] = value;
+  }
+  for (const key of Object.keys(overrides) as (keyof typeof environmentNames)[]) {
+    const value = overrides[key];
+    if (value !== undefined) input[key] = value;
+  }
+  const parsed = configSchema.safeParse(input);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((issue) => {
+      const key = issue.path[0] as keyof typeof environmentNames | undefined;
+      const name = key === undefined ? 'configuration' : environmentNames[key];
+      return `  ${name}: ${issue.message}`;
+    });
+    throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
+  }
+  return Object.freeze(parsed.data);
+}

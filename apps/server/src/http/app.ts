@@ -1,0 +1,152 @@
+import { randomUUID } from 'node:crypto';
+import Fastify, {
+  LogController,
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifyReply,
+} from 'fastify';
+import type { ErrorCode } from '@bulwark/contracts';
+import type { AccountService } from '../accounts/service.ts';
+import type { ApiKeys } from '../auth/api-keys.ts';
+import type { CaseService } from '../cases/service.ts';
+import type { Clock } from '../core/clock.ts';
+import { AppError, isAppError } from '../core/errors.ts';
+import type { IdGenerator } from '../core/ids.ts';
+import type { IngestService } from '../ingest/service.ts';
+import { errorBody, statusOf } from './errors.ts';
+import type { Metrics } from './metrics.ts';
+import { FailureLimiter } from './failure-limiter.ts';
+import { registerAccountRoutes } from './routes/accounts.ts';
+import { registerEventRoutes } from './routes/events.ts';
+import { registerSystemRoutes } from './routes/system.ts';
+
+export interface AppDeps {
+  readonly logger: FastifyBaseLogger;
+  readonly bodyLimitBytes: number;
+  readonly clock: Clock;
+  readonly ids: IdGenerator;
+  readonly ingest: IngestService;
+  readonly accounts: AccountService;
+  readonly cases: CaseService;
+  readonly apiKeys: ApiKeys;
+  readonly metrics: Metrics;
+  readonly version: string;
+  /** Readiness: true once the service answers and until it starts draining. */
+  readonly isReady: () => boolean;
+  readonly checkStorage: () => Promise<void>;
+}
+
+/** Request ids from the caller are kept when they look sane; otherwise a new one is made. */
+const requestIdPattern = /^[A-Za-z0-9._:-]{1,128}$/;
+
+export function sendError(
+  reply: FastifyReply,
+  code: ErrorCode,
+  message: string,
+  field?: string,
+): FastifyReply {
+  return reply.code(statusOf[code]).send(errorBody(code, message, field));
+}
+
+/** Builds the HTTP application. Nothing global: tests build as many as they like. */
+export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
+  const app: FastifyInstance = Fastify({
+    loggerInstance: deps.logger,
+    bodyLimit: deps.bodyLimitBytes,
+    // Per-request log lines would cost the hot path; metrics count requests instead.
+    logController: new LogController({ disableRequestLogging: true }),
+    return503OnClosing: true,
+    requestIdHeader: false,
+    genReqId: (request) => {
+      const given = request.headers['x-request-id'];
+      return typeof given === 'string' && requestIdPattern.test(given) ? given : randomUUID();
+    },
+  });
+
+  // JSON bodies are parsed here so a malformed one gets the contract's error shape.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {
+    const text = typeof body === 'string' ? body : body.toString('utf8');
+    if (text.trim().length === 0) {
+      done(new AppError('INVALID_JSON', 'the request body is empty; send a JSON object'), undefined);
+      return;
+    }
+    try {
+      done(null, JSON.parse(text));
+    } catch (error) {
+      const detail = error instanceof SyntaxError ? error.message : 'unreadable';
+      done(new AppError('INVALID_JSON', `the request body is not valid JSON (${detail})`), undefined);
+    }
+  });
+
+  app.addHook('onRequest', async (request, reply) => {
+    void reply.header('x-request-id', request.id);
+  });
+
+  const failures = new FailureLimiter({ failuresPerWindowMax: 30, windowMs: 60_000, clock: deps.clock });
+  app.addHook('onRequest', async (request, reply) => {
+    if (!request.url.startsWith('/v1/') || request.url.startsWith('/v1/openapi.json')) return;
+    if (failures.isBlocked(request.ip)) {
+      return sendError(
+        reply,
+        'RATE_LIMITED',
+        'too many requests with an invalid API key from this address; wait a minute',
+      );
+    }
+    const header = request.headers.authorization;
+    const presented =
+      header?.startsWith('Bearer ') === true ? header.slice('Bearer '.length).trim() : undefined;
+    const key = presented === undefined ? undefined : await deps.apiKeys.verify(presented);
+    if (key === undefined) {
+      failures.recordFailure(request.ip);
+      return sendError(
+        reply,
+        'UNAUTHORIZED',
+        presented === undefined
+          ? 'send an API key as "Authorization: Bearer <key>"'
+          : 'the API key is not valid',
+      );
+    }
+    return undefined;
+  });
+
+  app.addHook('onResponse', async (request, reply) => {
+    const route = request.routeOptions.url ?? 'unmatched';
+    deps.metrics.httpRequests.inc({ method: request.method, route, status: String(reply.statusCode) });
+    deps.metrics.httpDuration.observe({ method: request.method, route }, reply.elapsedTime / 1000);
+  });
+
+  app.setNotFoundHandler((request, reply) =>
+    sendError(reply, 'NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0] ?? ''}`),
+  );
+
+  app.setErrorHandler((error, request, reply) => {
+    if (isAppError(error)) return sendError(reply, error.code, error.message, error.field);
+    const known = error as { code?: string; statusCode?: number; message?: string };
+    switch (known.code) {
+      case 'FST_ERR_CTP_BODY_TOO_LARGE':
+        return sendError(
+          reply,
+          'PAYLOAD_TOO_LARGE',
+          `the body is larger than ${deps.bodyLimitBytes} bytes; send smaller batches`,
+        );
+      case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+        return sendError(reply, 'UNSUPPORTED_MEDIA_TYPE', 'send JSON with "Content-Type: application/json"');
+      case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+        return sendError(reply, 'INVALID_JSON', 'the request body is empty; send a JSON object');
+      default:
+        break;
+    }
+    if (known.statusCode !== undefined && known.statusCode >= 400 && known.statusCode < 500) {
+      return sendError(reply, 'INVALID_PARAMETER', 'the request is malformed');
+    }
+    request.log.error({ err: error }, 'unexpected error');
+    return sendError(reply, 'INTERNAL_ERROR', `an unexpected error occurred (request id ${request.id})`);
+  });
+
+  registerSystemRoutes(app, deps);
+  registerEventRoutes(app, deps);
+  registerAccountRoutes(app, deps);
+  await app.ready();
+  return app;
+}

@@ -1,0 +1,68 @@
+import type { Decision } from '@bulwark/contracts';
+import type { IdGenerator } from '../core/ids.ts';
+import { apply, decide } from '../risk/domain/decider.ts';
+import { policyVersion } from '../risk/domain/engine.ts';
+import type { CaseRecord, EventRecord, PriorOutcome } from '../storage/ports.ts';
+import type { HotStateCache } from './hot-state.ts';
+import type { ValidEvent } from './validate.ts';
+
+export type HandleOutcome =
+  | { kind: 'decided'; decision: Decision; record: EventRecord; openedCase: CaseRecord | undefined }
+  | { kind: 'duplicate'; decision: Decision }
+  | { kind: 'conflict'; eventId: string };
+
+/** Where outcomes already given are remembered by event id (a bounded map on the server). */
+export interface PriorOutcomes {
+  get(eventId: string): PriorOutcome | undefined;
+  set(eventId: string, outcome: PriorOutcome): void;
+}
+
+/**
+ * One event through the decider, with idempotency by event id: the same id and content answer
+ * the decision already given; the same id with other content is a conflict. Used by the server's
+ * processor and by replay alike, so both decide the same way.
+ */
+export function handleEvent(
+  valid: ValidEvent,
+  hot: HotStateCache,
+  prior: PriorOutcomes,
+  ids: IdGenerator,
+  times: { receivedAtMs: number; decidedAtMs: number },
+): HandleOutcome {
+  const { event, atMs, contentHash } = valid;
+  const known = prior.get(event.id);
+  if (known !== undefined) {
+    return known.contentHash === contentHash
+      ? { kind: 'duplicate', decision: known.decision }
+      : { kind: 'conflict', eventId: event.id };
+  }
+  const { decision, opensCase } = decide(event, atMs, hot, ids);
+  apply(event, decision, atMs, hot);
+  hot.markApplied(event);
+  prior.set(event.id, { contentHash, decision });
+  const record: EventRecord = {
+    eventId: event.id,
+    accountId: event.accountId,
+    type: event.type,
+    atMs,
+    receivedAtMs: times.receivedAtMs,
+    decidedAtMs: times.decidedAtMs,
+    contentHash,
+    event,
+    decision,
+    policyVersion,
+  };
+  let openedCase: CaseRecord | undefined;
+  if (opensCase && decision.caseId !== undefined && event.type === 'account.compromised') {
+    openedCase = {
+      caseId: decision.caseId,
+      accountId: event.accountId,
+      status: 'open',
+      reportedBy: event.reportedBy,
+      openedAtMs: times.decidedAtMs,
+      sinceMs: event.since === undefined ? undefined : Date.parse(event.since),
+      openedByEventId: event.id,
+    };
+  }
+  return { kind: 'decided', decision, record, openedCase };
+}

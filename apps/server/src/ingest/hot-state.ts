@@ -1,0 +1,172 @@
+import type { BulwarkEvent } from '@bulwark/contracts';
+import type { HotState } from '../risk/domain/decider.ts';
+import { seriesKeysOf, seriesLimits } from '../risk/domain/engine.ts';
+import type { AccountState } from '../risk/domain/state.ts';
+import { WindowSeries } from '../risk/domain/velocity.ts';
+import type { SeriesRecord, StateStore } from '../storage/ports.ts';
+
+export interface HotStateLimits {
+  /** Accounts kept in memory; clean ones beyond this are forgotten, least recently used first. */
+  readonly accountsMax: number;
+  /** Velocity series kept in memory, likewise. */
+  readonly seriesMax: number;
+}
+
+export interface DirtySnapshot {
+  accounts: AccountState[];
+  series: SeriesRecord[];
+}
+
+/**
+ * The in-memory hot state: accounts and velocity series, loaded from the state store on a miss,
+ * changed in memory by the decider and written behind by checkpoints. Entries changed since the
+ * last checkpoint (dirty) or being written (flushing) are never evicted, so memory never holds
+ * something newer than the database without keeping it.
+ */
+export class HotStateCache implements HotState {
+  readonly #limits: HotStateLimits;
+  readonly #store: StateStore | undefined;
+  /** `null` marks an account known to have no stored state. */
+  readonly #accounts = new Map<string, AccountState | null>();
+  readonly #series = new Map<string, WindowSeries>();
+  #dirtyAccounts = new Set<string>();
+  #dirtySeries = new Set<string>();
+  #flushingAccounts = new Set<string>();
+  #flushingSeries = new Set<string>();
+
+  constructor(limits: HotStateLimits, store?: StateStore) {
+    this.#limits = limits;
+    this.#store = store;
+  }
+
+  get accountCount(): number {
+    return this.#accounts.size;
+  }
+  get seriesCount(): number {
+    return this.#series.size;
+  }
+  get dirtyCount(): number {
+    return this.#dirtyAccounts.size + this.#dirtySeries.size;
+  }
+
+  account(accountId: string): AccountState | undefined {
+    const state = this.#accounts.get(accountId);
+    if (state === undefined) return undefined;
+    // Refresh recency.
+    this.#accounts.delete(accountId);
+    this.#accounts.set(accountId, state);
+    return state ?? undefined;
+  }
+
+  setAccount(state: AccountState): void {
+    this.#accounts.delete(state.accountId);
+    this.#accounts.set(state.accountId, state);
+    this.#dirtyAccounts.add(state.accountId);
+  }
+
+  series(key: string): WindowSeries {
+    let series = this.#series.get(key);
+    if (series === undefined) {
+      series = new WindowSeries(seriesLimits);
+      this.#series.set(key, series);
+    } else {
+      this.#series.delete(key);
+      this.#series.set(key, series);
+    }
+    return series;
+  }
+
+  /** Marks the series an applied event wrote to as changed. */
+  markApplied(event: BulwarkEvent): void {
+    for (const key of seriesKeysOf(event)) this.#dirtySeries.add(key);
+  }
+
+  /** Loads from the store whatever these events need and memory does not hold. */
+  async ensureLoaded(events: readonly BulwarkEvent[]): Promise<void> {
+    if (this.#store === undefined) return;
+    const accountIds = new Set<string>();
+    const keys = new Set<string>();
+    for (const event of events) {
+      if (event.accountId !== undefined && !this.#accounts.has(event.accountId))
+        accountIds.add(event.accountId);
+      for (const key of seriesKeysOf(event)) if (!this.#series.has(key)) keys.add(key);
+    }
+    if (accountIds.size === 0 && keys.size === 0) return;
+    const [accounts, series] = await Promise.all([
+      this.#store.loadAccounts([...accountIds]),
+      this.#store.loadSeries([...keys]),
+    ]);
+    for (const state of accounts)
+      if (!this.#accounts.has(state.accountId)) this.#accounts.set(state.accountId, state);
+    for (const id of accountIds) if (!this.#accounts.has(id)) this.#accounts.set(id, null);
+    for (const record of series) {
+      if (!this.#series.has(record.key))
+        this.#series.set(record.key, new WindowSeries(seriesLimits, record.snapshot));
+    }
+  }
+
+  /** Forgets clean entries beyond the limits, least recently used first. */
+  evict(): void {
+    evictClean(
+      this.#accounts,
+      this.#limits.accountsMax,
+      (id) => this.#dirtyAccounts.has(id) || this.#flushingAccounts.has(id),
+    );
+    evictClean(
+      this.#series,
+      this.#limits.seriesMax,
+      (key) => this.#dirtySeries.has(key) || this.#flushingSeries.has(key),
+    );
+  }
+
+  /** Takes what changed since the last checkpoint, to be written; call `flushed` afterwards. */
+  takeDirty(): DirtySnapshot {
+    const accounts: AccountState[] = [];
+    for (const id of this.#dirtyAccounts) {
+      const state = this.#accounts.get(id);
+      // States are replaced, never changed in place, so the reference is a stable snapshot.
+      if (state !== undefined && state !== null) accounts.push(state);
+    }
+    const series: SeriesRecord[] = [];
+    for (const key of this.#dirtySeries) {
+      const value = this.#series.get(key);
+      if (value !== undefined) series.push({ key, snapshot: value.snapshot() });
+    }
+    this.#flushingAccounts = this.#dirtyAccounts;
+    this.#flushingSeries = this.#dirtySeries;
+    this.#dirtyAccounts = new Set();
+    this.#dirtySeries = new Set();
+    return { accounts, series };
+  }
+
+  /** Ends a write started by `takeDirty`; on failure its entries become dirty again. */
+  flushed(succeeded: boolean): void {
+    if (!succeeded) {
+      for (const id of this.#flushingAccounts) this.#dirtyAccounts.add(id);
+      for (const key of this.#flushingSeries) this.#dirtySeries.add(key);
+    }
+    this.#flushingAccounts = new Set();
+    this.#flushingSeries = new Set();
+  }
+
+  /** Forgets everything, dirty or not: only for rebuilding from the store and the log. */
+  reset(): void {
+    this.#accounts.clear();
+    this.#series.clear();
+    this.#dirtyAccounts = new Set();
+    this.#dirtySeries = new Set();
+    this.#flushingAccounts = new Set();
+    this.#flushingSeries = new Set();
+  }
+}
+
+function evictClean<V>(entries: Map<string, V>, max: number, pinned: (key: string) => boolean): void {
+  if (entries.size <= max) return;
+  let excess = entries.size - max;
+  for (const key of entries.keys()) {
+    if (excess <= 0) break;
+    if (pinned(key)) continue;
+    entries.delete(key);
+    excess -= 1;
+  }
+}

@@ -1,0 +1,281 @@
+import type { Decision } from '@bulwark/contracts';
+import type { Clock } from '../core/clock.ts';
+import type { IdGenerator } from '../core/ids.ts';
+import { LruMap } from '../core/lru.ts';
+import { apply } from '../risk/domain/decider.ts';
+import type { CaseRecord, EventRecord, PriorOutcome, Storage } from '../storage/ports.ts';
+import { handleEvent } from './handle.ts';
+import { HotStateCache, type HotStateLimits } from './hot-state.ts';
+import type { ValidEvent } from './validate.ts';
+
+export type SubmitOutcome =
+  | { ok: true; decision: Decision; duplicate: boolean }
+  | { ok: false; code: 'EVENT_ID_CONFLICT' | 'UNAVAILABLE'; message: string; eventId: string };
+
+export interface ProcessorOptions extends HotStateLimits {
+  /** Events decided and written together at most; the rest wait for the next cycle. */
+  readonly cycleEventsMax: number;
+  /** Remembered outcomes by event id, to answer re-sent ids without a database read. */
+  readonly priorOutcomesMax: number;
+  /** How often changed hot state is written behind. */
+  readonly checkpointIntervalMs: number;
+  /** Events read per query when rebuilding state from the log. */
+  readonly restorePageSize: number;
+}
+
+export interface ProcessorMetrics {
+  onCycle(eventCount: number, durationMs: number): void;
+  onCheckpoint(entryCount: number, durationMs: number, succeeded: boolean): void;
+}
+
+/** Told of every storage failure the processor survives, so it can be logged. */
+export type StorageErrorListener = (error: unknown, during: 'cycle' | 'checkpoint' | 'restore') => void;
+
+interface Pending {
+  valid: ValidEvent;
+  receivedAtMs: number;
+  resolve: (outcome: SubmitOutcome) => void;
+}
+
+/**
+ * The single writer of decisions. Requests queue their events; one cycle at a time takes what is
+ * queued, loads what it needs, decides every event in arrival order against the in-memory hot
+ * state, appends them to the event log in one atomic write (group commit) and only then answers.
+ * A crash after the answer loses nothing: the log has it. Hot state is written behind by
+ * checkpoints and rebuilt at start from the last checkpoint plus the log after it.
+ */
+export class IngestProcessor {
+  readonly #storage: Storage;
+  readonly #clock: Clock;
+  readonly #ids: IdGenerator;
+  readonly #options: ProcessorOptions;
+  readonly #metrics: ProcessorMetrics | undefined;
+  readonly #onStorageError: StorageErrorListener | undefined;
+  readonly #hot: HotStateCache;
+  readonly #prior: LruMap<string, PriorOutcome>;
+  #queue: Pending[] = [];
+  #draining: Promise<void> | undefined;
+  #checkpoint: Promise<void> | undefined;
+  #lastCheckpointMs = 0;
+  /** Sequence number of the last event whose effects the hot state holds. */
+  #appliedSeq = 0;
+  #needsRestore = true;
+  #stopped = false;
+  #timer: NodeJS.Timeout | undefined;
+
+  constructor(deps: {
+    storage: Storage;
+    clock: Clock;
+    ids: IdGenerator;
+    options: ProcessorOptions;
+    metrics?: ProcessorMetrics;
+    onStorageError?: StorageErrorListener;
+  }) {
+    this.#onStorageError = deps.onStorageError;
+    this.#storage = deps.storage;
+    this.#clock = deps.clock;
+    this.#ids = deps.ids;
+    this.#options = deps.options;
+    this.#metrics = deps.metrics;
+    this.#hot = new HotStateCache(deps.options, deps.storage.state);
+    this.#prior = new LruMap(deps.options.priorOutcomesMax);
+  }
+
+  /** The hot state, for reading views (account pages) that must see undecided-yet-unwritten state. */
+  get hot(): HotStateCache {
+    return this.#hot;
+  }
+
+  /** Rebuilds hot state from the store and starts periodic checkpoints. */
+  async start(): Promise<void> {
+    await this.#restore();
+    this.#timer = setInterval(() => {
+      if (this.#hot.dirtyCount > 0) this.#kick();
+    }, this.#options.checkpointIntervalMs);
+    this.#timer.unref();
+  }
+
+  /** Queues events; each answer arrives once its event is decided and durably logged. */
+  submit(items: readonly ValidEvent[], receivedAtMs: number): Promise<SubmitOutcome[]> {
+    if (this.#stopped) {
+      return Promise.resolve(
+        items.map(
+          (item) =>
+            ({
+              ok: false,
+              code: 'UNAVAILABLE',
+              message: 'the server is shutting down',
+              eventId: item.event.id,
+            }) as const,
+        ),
+      );
+    }
+    const answers = items.map(
+      (valid) => new Promise<SubmitOutcome>((resolve) => this.#queue.push({ valid, receivedAtMs, resolve })),
+    );
+    this.#kick();
+    return Promise.all(answers);
+  }
+
+  /** Answers everything queued, writes a last checkpoint and stops. */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    if (this.#timer !== undefined) clearInterval(this.#timer);
+    while (this.#draining !== undefined) await this.#draining;
+    await this.#checkpoint;
+    if (!this.#needsRestore) await this.#writeCheckpoint();
+  }
+
+  #kick(): void {
+    this.#draining ??= this.#drain().finally(() => {
+      this.#draining = undefined;
+      if (this.#queue.length > 0) this.#kick();
+    });
+  }
+
+  async #drain(): Promise<void> {
+    for (;;) {
+      if (this.#needsRestore) {
+        try {
+          await this.#restore();
+        } catch (error) {
+          this.#onStorageError?.(error, 'restore');
+          this.#failQueued(error);
+          return;
+        }
+      }
+      if (this.#queue.length > 0) {
+        const batch = this.#queue.splice(0, this.#options.cycleEventsMax);
+        await this.#cycle(batch);
+      }
+      // A checkpoint is taken between cycles, when memory holds only logged effects.
+      const now = this.#clock.now();
+      if (
+        this.#checkpoint === undefined &&
+        this.#hot.dirtyCount > 0 &&
+        now - this.#lastCheckpointMs >= this.#options.checkpointIntervalMs
+      ) {
+        this.#lastCheckpointMs = now;
+        this.#checkpoint = this.#writeCheckpoint().finally(() => {
+          this.#checkpoint = undefined;
+        });
+      }
+      this.#hot.evict();
+      if (this.#queue.length === 0) return;
+    }
+  }
+
+  async #cycle(batch: Pending[]): Promise<void> {
+    const startedMs = performance.now();
+    try {
+      const unknownIds = batch.map((p) => p.valid.event.id).filter((id) => this.#prior.get(id) === undefined);
+      const [stored] = await Promise.all([
+        this.#storage.events.findByIds([...new Set(unknownIds)]),
+        this.#hot.ensureLoaded(batch.map((p) => p.valid.event)),
+      ]);
+      for (const [id, outcome] of stored) this.#prior.set(id, outcome);
+    } catch (error) {
+      this.#failBatch(batch, error);
+      return;
+    }
+
+    const records: EventRecord[] = [];
+    const cases: CaseRecord[] = [];
+    const answers: { pending: Pending; outcome: SubmitOutcome }[] = [];
+    for (const pending of batch) {
+      const outcome = handleEvent(pending.valid, this.#hot, this.#prior, this.#ids, {
+        receivedAtMs: pending.receivedAtMs,
+        decidedAtMs: this.#clock.now(),
+      });
+      switch (outcome.kind) {
+        case 'decided':
+          records.push(outcome.record);
+          if (outcome.openedCase !== undefined) cases.push(outcome.openedCase);
+          answers.push({ pending, outcome: { ok: true, decision: outcome.decision, duplicate: false } });
+          break;
+        case 'duplicate':
+          answers.push({ pending, outcome: { ok: true, decision: outcome.decision, duplicate: true } });
+          break;
+        case 'conflict':
+          answers.push({
+            pending,
+            outcome: {
+              ok: false,
+              code: 'EVENT_ID_CONFLICT',
+              message: `event id "${outcome.eventId}" was already accepted with different content`,
+              eventId: outcome.eventId,
+            },
+          });
+          break;
+      }
+    }
+
+    try {
+      const seqs = await this.#storage.events.append(records, cases);
+      this.#appliedSeq = Math.max(this.#appliedSeq, ...seqs);
+    } catch (error) {
+      // Memory now holds effects the log does not: rebuild before deciding anything else.
+      this.#needsRestore = true;
+      this.#failBatch(batch, error);
+      return;
+    }
+    for (const { pending, outcome } of answers) pending.resolve(outcome);
+    this.#metrics?.onCycle(batch.length, performance.now() - startedMs);
+  }
+
+  #failBatch(batch: readonly Pending[], error: unknown): void {
+    const message = 'storage is unavailable; the event was not accepted, send it again';
+    this.#onStorageError?.(error, 'cycle');
+    for (const pending of batch) {
+      pending.resolve({ ok: false, code: 'UNAVAILABLE', message, eventId: pending.valid.event.id });
+    }
+  }
+
+  #failQueued(error: unknown): void {
+    const batch = this.#queue;
+    this.#queue = [];
+    this.#failBatch(batch, error);
+  }
+
+  async #writeCheckpoint(): Promise<void> {
+    const startedMs = performance.now();
+    const seq = this.#appliedSeq;
+    const dirty = this.#hot.takeDirty();
+    const entries = dirty.accounts.length + dirty.series.length;
+    if (entries === 0) {
+      this.#hot.flushed(true);
+      return;
+    }
+    try {
+      await this.#storage.state.writeCheckpoint({ seq, accounts: dirty.accounts, series: dirty.series });
+      this.#hot.flushed(true);
+      this.#metrics?.onCheckpoint(entries, performance.now() - startedMs, true);
+    } catch (error) {
+      this.#onStorageError?.(error, 'checkpoint');
+      this.#hot.flushed(false);
+      this.#metrics?.onCheckpoint(entries, performance.now() - startedMs, false);
+    }
+  }
+
+  /** Rebuilds hot state: the last checkpoint, then every logged event after it. */
+  async #restore(): Promise<void> {
+    await this.#checkpoint;
+    this.#hot.reset();
+    this.#prior.clear();
+    let seq = await this.#storage.state.readCheckpointSeq();
+    for (;;) {
+      const page = await this.#storage.events.readAfter(seq, this.#options.restorePageSize);
+      if (page.length === 0) break;
+      await this.#hot.ensureLoaded(page.map((stored) => stored.event));
+      for (const stored of page) {
+        apply(stored.event, stored.decision, stored.atMs, this.#hot);
+        this.#hot.markApplied(stored.event);
+        this.#prior.set(stored.eventId, { contentHash: stored.contentHash, decision: stored.decision });
+        seq = stored.seq;
+      }
+    }
+    this.#appliedSeq = seq;
+    this.#needsRestore = false;
+    if (this.#hot.dirtyCount > 0) await this.#writeCheckpoint();
+  }
+}

@@ -1,0 +1,104 @@
+import { createHash } from 'node:crypto';
+import {
+  accountCompromisedSchema,
+  accountCreatedSchema,
+  accountUpdatedSchema,
+  challengeCompletedSchema,
+  eventTypes,
+  loginFailedSchema,
+  loginSucceededSchema,
+  orderArchivedSchema,
+  orderCancelledSchema,
+  orderPlacedSchema,
+  sessionActivitySchema,
+  type BulwarkEvent,
+  type EventType,
+} from '@bulwark/contracts';
+import type { z } from 'zod';
+import { err, ok, type Result } from '../core/result.ts';
+
+export interface ValidEvent {
+  event: BulwarkEvent;
+  /** Event time in epoch milliseconds. */
+  atMs: number;
+  /** SHA-256 of the event as parsed (unknown fields dropped, keys in schema order). */
+  contentHash: string;
+}
+
+export interface EventProblem {
+  code: 'INVALID_EVENT' | 'UNKNOWN_EVENT_TYPE';
+  message: string;
+  field?: string;
+  /** The event's id when it could be read, so a batch answer can name it. */
+  eventId?: string;
+}
+
+const schemaByType: Record<EventType, z.ZodType<BulwarkEvent>> = {
+  'account.created': accountCreatedSchema,
+  'login.failed': loginFailedSchema,
+  'login.succeeded': loginSucceededSchema,
+  'challenge.completed': challengeCompletedSchema,
+  'session.activity': sessionActivitySchema,
+  'account.updated': accountUpdatedSchema,
+  'order.placed': orderPlacedSchema,
+  'order.archived': orderArchivedSchema,
+  'order.cancelled': orderCancelledSchema,
+  'account.compromised': accountCompromisedSchema,
+};
+
+const knownTypes: ReadonlySet<string> = new Set(eventTypes);
+
+/** Earliest and latest event times accepted: anything outside is a typo, not an event. */
+const atMsMin = Date.UTC(2000, 0, 1);
+const atMsMax = Date.UTC(2200, 0, 1);
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** Checks one event against the contract. Never throws, whatever `raw` is. */
+export function validateEvent(raw: unknown): Result<ValidEvent, EventProblem> {
+  if (!isRecord(raw)) return err({ code: 'INVALID_EVENT', message: 'an event must be a JSON object' });
+  const eventId =
+    typeof raw.id === 'string' && raw.id.length > 0 && raw.id.length <= 128 ? raw.id : undefined;
+  const withId = <T extends EventProblem>(problem: T): T =>
+    eventId === undefined ? problem : { ...problem, eventId };
+  const type = raw.type;
+  if (typeof type !== 'string') {
+    return err(
+      withId({ code: 'INVALID_EVENT', message: 'type is required and must be a string', field: 'type' }),
+    );
+  }
+  if (!knownTypes.has(type)) {
+    return err(
+      withId({
+        code: 'UNKNOWN_EVENT_TYPE',
+        message: `unknown event type "${type.slice(0, 64)}"; expected one of ${eventTypes.join(', ')}`,
+        field: 'type',
+      }),
+    );
+  }
+  const parsed = schemaByType[type as EventType].safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const field =
+      issue === undefined || issue.path.length === 0 ? undefined : issue.path.map(String).join('.');
+    const detail =
+      issue?.code === 'invalid_type' && issue.input === undefined
+        ? 'is required'
+        : (issue?.message ?? 'is invalid');
+    const problem: EventProblem = {
+      code: 'INVALID_EVENT',
+      message: field === undefined ? detail : `${field}: ${detail}`,
+    };
+    if (field !== undefined) problem.field = field;
+    return err(withId(problem));
+  }
+  const event = parsed.data;
+  const atMs = Date.parse(event.at);
+  if (!(atMs >= atMsMin && atMs < atMsMax)) {
+    return err(withId({ code: 'INVALID_EVENT', message: 'at: must be between 2000 and 2200', field: 'at' }));
+  }
+  const contentHash = createHash('sha256').update(JSON.stringify(event)).digest('base64url');
+  return ok({ event, atMs, contentHash });
+}

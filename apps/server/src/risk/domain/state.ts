@@ -1,0 +1,249 @@
+import type { BulwarkEvent, Decision, RequestContext } from '@bulwark/contracts';
+import { createHash } from 'node:crypto';
+
+/**
+ * What Bulwark remembers about one account. Plain JSON so it can be cached in memory, written
+ * behind to the database and rebuilt from the event log. Times are epoch milliseconds of event
+ * time. Every list is bounded (see `accountStateLimits`).
+ */
+export interface DeviceRecord {
+  key: string;
+  deviceId?: string;
+  userAgent: string;
+  firstSeenAt: number;
+  lastSeenAt: number;
+  seenCount: number;
+  /** A sign-in from this device passed (or was not asked for) a challenge. */
+  trusted: boolean;
+}
+
+export interface NetworkRecord {
+  ip: string;
+  firstSeenAt: number;
+  lastSeenAt: number;
+  seenCount: number;
+}
+
+export interface SessionRecord {
+  sessionId: string;
+  issuedAt: number;
+  lastSeenAt: number;
+  ip: string;
+  deviceKey: string;
+}
+
+/** A challenge answered but not yet completed: what its sign-in taught us, to take back on failure. */
+export interface PendingChallenge {
+  challengeId: string;
+  issuedAt: number;
+  deviceKey: string;
+  deviceWasNew: boolean;
+  ip: string;
+  ipWasNew: boolean;
+  sessionId?: string;
+}
+
+export interface AccountState {
+  accountId: string;
+  createdAt?: number;
+  email?: string;
+  phone?: string;
+  firstSeenAt: number;
+  lastSeenAt: number;
+  eventCount: number;
+  /** The latest decision's score: the account's current risk. */
+  risk: number;
+  lastLoginAt?: number;
+  devices: DeviceRecord[];
+  networks: NetworkRecord[];
+  sessions: SessionRecord[];
+  pendingChallenges: PendingChallenge[];
+  openCaseId?: string;
+}
+
+export const accountStateLimits = {
+  devicesMax: 32,
+  networksMax: 64,
+  sessionsMax: 32,
+  pendingChallengesMax: 8,
+} as const;
+
+export function emptyAccountState(accountId: string, atMs: number): AccountState {
+  return {
+    accountId,
+    firstSeenAt: atMs,
+    lastSeenAt: atMs,
+    eventCount: 0,
+    risk: 0,
+    devices: [],
+    networks: [],
+    sessions: [],
+    pendingChallenges: [],
+  };
+}
+
+/** A device is the store's device id when it has one, else a digest of the user agent. */
+export function deviceKeyOf(context: RequestContext): string {
+  if (context.deviceId !== undefined) return `id:${context.deviceId}`;
+  return `ua:${createHash('sha256').update(context.userAgent).digest('base64url').slice(0, 16)}`;
+}
+
+/** Keeps at most `max` items, dropping those least recently seen. */
+function boundByRecency<T extends { lastSeenAt: number }>(items: T[], max: number): T[] {
+  if (items.length <= max) return items;
+  return [...items].sort((a, b) => b.lastSeenAt - a.lastSeenAt).slice(0, max);
+}
+
+function observeDevice(
+  state: AccountState,
+  context: RequestContext,
+  atMs: number,
+  trusted: boolean,
+): boolean {
+  const key = deviceKeyOf(context);
+  const known = state.devices.find((device) => device.key === key);
+  if (known !== undefined) {
+    known.lastSeenAt = Math.max(known.lastSeenAt, atMs);
+    known.seenCount += 1;
+    known.trusted ||= trusted;
+    return false;
+  }
+  const record: DeviceRecord = {
+    key,
+    userAgent: context.userAgent,
+    firstSeenAt: atMs,
+    lastSeenAt: atMs,
+    seenCount: 1,
+    trusted,
+  };
+  if (context.deviceId !== undefined) record.deviceId = context.deviceId;
+  state.devices = boundByRecency([...state.devices, record], accountStateLimits.devicesMax);
+  return true;
+}
+
+function observeNetwork(state: AccountState, ip: string, atMs: number): boolean {
+  const known = state.networks.find((network) => network.ip === ip);
+  if (known !== undefined) {
+    known.lastSeenAt = Math.max(known.lastSeenAt, atMs);
+    known.seenCount += 1;
+    return false;
+  }
+  state.networks = boundByRecency(
+    [...state.networks, { ip, firstSeenAt: atMs, lastSeenAt: atMs, seenCount: 1 }],
+    accountStateLimits.networksMax,
+  );
+  return true;
+}
+
+function issueSession(state: AccountState, context: RequestContext, atMs: number): void {
+  if (context.sessionId === undefined) return;
+  const sessionId = context.sessionId;
+  const others = state.sessions.filter((session) => session.sessionId !== sessionId);
+  state.sessions = boundByRecency(
+    [
+      ...others,
+      { sessionId, issuedAt: atMs, lastSeenAt: atMs, ip: context.ip, deviceKey: deviceKeyOf(context) },
+    ],
+    accountStateLimits.sessionsMax,
+  );
+}
+
+function takeBack(state: AccountState, pending: PendingChallenge): void {
+  const device = state.devices.find((d) => d.key === pending.deviceKey);
+  if (device !== undefined) {
+    if (pending.deviceWasNew) state.devices = state.devices.filter((d) => d !== device);
+    else device.seenCount = Math.max(0, device.seenCount - 1);
+  }
+  const network = state.networks.find((n) => n.ip === pending.ip);
+  if (network !== undefined) {
+    if (pending.ipWasNew) state.networks = state.networks.filter((n) => n !== network);
+    else network.seenCount = Math.max(0, network.seenCount - 1);
+  }
+  if (pending.sessionId !== undefined) {
+    state.sessions = state.sessions.filter((s) => s.sessionId !== pending.sessionId);
+  }
+}
+
+/**
+ * Applies one decided event to the account's state and returns the new state. Pure with respect
+ * to its inputs (it copies `previous`); the same events and decisions always give the same
+ * state, which is how restart rebuilds what was not yet written behind.
+ *
+ * A challenged sign-in is learned provisionally, as if the challenge passed; a later
+ * `challenge.completed` with `failed` takes back what it taught (contract §4).
+ */
+export function evolveAccount(
+  previous: AccountState | undefined,
+  event: BulwarkEvent,
+  decision: Decision,
+  atMs: number,
+): AccountState | undefined {
+  if (event.accountId === undefined) return previous;
+  const state: AccountState = structuredClone(previous ?? emptyAccountState(event.accountId, atMs));
+  state.eventCount += 1;
+  state.firstSeenAt = Math.min(state.firstSeenAt, atMs);
+  state.lastSeenAt = Math.max(state.lastSeenAt, atMs);
+  state.risk = decision.score;
+  if (decision.caseId !== undefined) state.openCaseId = decision.caseId;
+
+  switch (event.type) {
+    case 'account.created':
+      state.createdAt = atMs;
+      if (event.email !== undefined) state.email = event.email;
+      if (event.phone !== undefined) state.phone = event.phone;
+      break;
+    case 'login.succeeded': {
+      if (decision.decision === 'deny') break;
+      const challenged = decision.decision === 'challenge';
+      const deviceWasNew = observeDevice(state, event.context, atMs, !challenged);
+      const ipWasNew = observeNetwork(state, event.context.ip, atMs);
+      issueSession(state, event.context, atMs);
+      state.lastLoginAt = atMs;
+      if (challenged && decision.challenge !== undefined) {
+        const pending: PendingChallenge = {
+          challengeId: decision.challenge.id,
+          issuedAt: atMs,
+          deviceKey: deviceKeyOf(event.context),
+          deviceWasNew,
+          ip: event.context.ip,
+          ipWasNew,
+        };
+        if (event.context.sessionId !== undefined) pending.sessionId = event.context.sessionId;
+        state.pendingChallenges = [...state.pendingChallenges, pending].slice(
+          -accountStateLimits.pendingChallengesMax,
+        );
+      }
+      break;
+    }
+    case 'challenge.completed': {
+      const pending =
+        event.challengeId === undefined
+          ? state.pendingChallenges.at(-1)
+          : state.pendingChallenges.find((p) => p.challengeId === event.challengeId);
+      if (pending === undefined) break;
+      state.pendingChallenges = state.pendingChallenges.filter((p) => p !== pending);
+      if (event.result === 'failed') takeBack(state, pending);
+      else {
+        const device = state.devices.find((d) => d.key === pending.deviceKey);
+        if (device !== undefined) device.trusted = true;
+      }
+      break;
+    }
+    case 'session.activity': {
+      const session = state.sessions.find((s) => s.sessionId === event.context.sessionId);
+      if (session !== undefined) session.lastSeenAt = Math.max(session.lastSeenAt, atMs);
+      break;
+    }
+    case 'account.updated':
+      if (event.field === 'email' && event.change === 'removed') delete state.email;
+      if (event.field === 'phone' && event.change === 'removed') delete state.phone;
+      break;
+    case 'login.failed':
+    case 'order.placed':
+    case 'order.archived':
+    case 'order.cancelled':
+    case 'account.compromised':
+      break;
+  }
+  return state;
+}

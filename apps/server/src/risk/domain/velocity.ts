@@ -1,0 +1,151 @@
+/**
+ * The sliding-window primitive every velocity feature uses: one series of timestamped entries per
+ * key (an account, an IP, a card…). Queries are exact over `(nowMs - windowMs, nowMs]` as long as
+ * the series has not dropped entries that fall inside the window; memory is bounded by
+ * `entriesMax` per series and by `retentionMs` of event time.
+ *
+ * Entries may arrive out of order (event time is the store's clock): they are kept sorted.
+ */
+export interface SeriesLimits {
+  /** Entries older than the newest entry minus this are forgotten. */
+  readonly retentionMs: number;
+  /** At most this many entries per series; the oldest go first. */
+  readonly entriesMax: number;
+}
+
+export interface WindowStats {
+  count: number;
+  sum: number;
+  /** False when entries inside the window were dropped by `entriesMax`: count and sum are then lower bounds. */
+  exact: boolean;
+}
+
+/** Serialized form: parallel arrays keep it compact in JSON. */
+export interface SeriesSnapshot {
+  t: number[];
+  v: number[];
+  /** Optional labels (for distinct counts), same length as `t` when present. */
+  k?: (string | null)[];
+  /** Newest timestamp among dropped entries, when any were dropped for lack of room. */
+  droppedUpToMs?: number;
+}
+
+export class WindowSeries {
+  readonly #limits: SeriesLimits;
+  #times: number[] = [];
+  #values: number[] = [];
+  #labels: (string | null)[] | undefined;
+  #droppedUpToMs: number | undefined;
+
+  constructor(limits: SeriesLimits, snapshot?: SeriesSnapshot) {
+    if (!(limits.retentionMs > 0) || !Number.isInteger(limits.entriesMax) || limits.entriesMax < 1) {
+      throw new RangeError('retentionMs must be positive and entriesMax a positive integer');
+    }
+    this.#limits = limits;
+    if (snapshot !== undefined) {
+      this.#times = [...snapshot.t];
+      this.#values = [...snapshot.v];
+      this.#labels = snapshot.k === undefined ? undefined : [...snapshot.k];
+      this.#droppedUpToMs = snapshot.droppedUpToMs;
+    }
+  }
+
+  get size(): number {
+    return this.#times.length;
+  }
+
+  /** Adds one entry at `atMs` with `value` (an amount, or 1) and an optional label. */
+  record(atMs: number, value = 1, label?: string): void {
+    const index = upperBound(this.#times, atMs);
+    this.#times.splice(index, 0, atMs);
+    this.#values.splice(index, 0, value);
+    if (label !== undefined && this.#labels === undefined) this.#labels = this.#times.map(() => null);
+    this.#labels?.splice(index, 0, label ?? null);
+    this.#trim();
+  }
+
+  /** Removes one entry equal to (atMs, value, label), if present: used to take back a provisional record. */
+  remove(atMs: number, value = 1, label?: string): boolean {
+    for (let i = upperBound(this.#times, atMs) - 1; i >= 0 && this.#times[i] === atMs; i -= 1) {
+      if (this.#values[i] === value && (this.#labels?.[i] ?? undefined) === label) {
+        this.#times.splice(i, 1);
+        this.#values.splice(i, 1);
+        this.#labels?.splice(i, 1);
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /** Count and sum of entries with `nowMs - windowMs < t <= nowMs`. */
+  stats(nowMs: number, windowMs: number): WindowStats {
+    const from = upperBound(this.#times, nowMs - windowMs);
+    const to = upperBound(this.#times, nowMs);
+    let sum = 0;
+    for (let i = from; i < to; i += 1) sum += this.#values[i] ?? 0;
+    return { count: to - from, sum, exact: this.#isExactFrom(nowMs - windowMs) };
+  }
+
+  /** Number of distinct labels among entries in the window (unlabelled entries are not counted). */
+  distinct(nowMs: number, windowMs: number): { count: number; exact: boolean } {
+    const from = upperBound(this.#times, nowMs - windowMs);
+    const to = upperBound(this.#times, nowMs);
+    const seen = new Set<string>();
+    for (let i = from; i < to; i += 1) {
+      const label = this.#labels?.[i];
+      if (label !== undefined && label !== null) seen.add(label);
+    }
+    return { count: seen.size, exact: this.#isExactFrom(nowMs - windowMs) };
+  }
+
+  /** Newest entry time, or undefined when empty. */
+  newestMs(): number | undefined {
+    return this.#times.at(-1);
+  }
+
+  snapshot(): SeriesSnapshot {
+    const out: SeriesSnapshot = { t: [...this.#times], v: [...this.#values] };
+    if (this.#labels !== undefined) out.k = [...this.#labels];
+    if (this.#droppedUpToMs !== undefined) out.droppedUpToMs = this.#droppedUpToMs;
+    return out;
+  }
+
+  #isExactFrom(windowStartMs: number): boolean {
+    return this.#droppedUpToMs === undefined || this.#droppedUpToMs <= windowStartMs;
+  }
+
+  #trim(): void {
+    const newest = this.#times.at(-1);
+    if (newest === undefined) return;
+    // Forget what fell out of retention (measured from the newest entry, so the result does not
+    // depend on when queries happen).
+    const expired = upperBound(this.#times, newest - this.#limits.retentionMs);
+    if (expired > 0) this.#drop(expired, false);
+    const excess = this.#times.length - this.#limits.entriesMax;
+    if (excess > 0) this.#drop(excess, true);
+  }
+
+  #drop(count: number, forLackOfRoom: boolean): void {
+    if (forLackOfRoom) {
+      const newestDropped = this.#times[count - 1];
+      if (newestDropped !== undefined) {
+        this.#droppedUpToMs = Math.max(this.#droppedUpToMs ?? newestDropped, newestDropped);
+      }
+    }
+    this.#times.splice(0, count);
+    this.#values.splice(0, count);
+    this.#labels?.splice(0, count);
+  }
+}
+
+/** First index whose value is greater than `value` in an ascending array. */
+function upperBound(sorted: readonly number[], value: number): number {
+  let low = 0;
+  let high = sorted.length;
+  while (low < high) {
+    const mid = (low + high) >>> 1;
+    if ((sorted[mid] ?? 0) <= value) low = mid + 1;
+    else high = mid;
+  }
+  return low;
+}

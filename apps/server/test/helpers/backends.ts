@@ -1,0 +1,100 @@
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes, createHash } from 'node:crypto';
+import { PGlite } from '@electric-sql/pglite';
+import { Kysely } from 'kysely';
+import pg from 'pg';
+import { migrateToLatest, openDatabase } from '../../src/adapters/db/database.ts';
+import { kyselyStorage } from '../../src/adapters/db/kysely-storage.ts';
+import { PGliteDialect } from '../../src/adapters/db/pglite-dialect.ts';
+import type { Database } from '../../src/adapters/db/schema.ts';
+import type { Storage } from '../../src/storage/ports.ts';
+
+export type Backend = 'pglite' | 'postgres';
+
+/**
+ * The storage backends a suite runs against. PGlite always; PostgreSQL when TEST_DATABASE_URL
+ * points at a server (CI sets it). BACKENDS=pglite,postgres narrows or widens the list; naming
+ * postgres without TEST_DATABASE_URL is an error, never a silent skip.
+ */
+export function backends(): Backend[] {
+  const url = process.env.TEST_DATABASE_URL;
+  const named = process.env.BACKENDS?.split(',')
+    .map((b) => b.trim())
+    .filter((b) => b.length > 0);
+  const list = (named ?? (url === undefined ? ['pglite'] : ['pglite', 'postgres'])) as Backend[];
+  for (const backend of list as string[]) {
+    if (backend !== 'pglite' && backend !== 'postgres') throw new Error(`unknown backend ${backend}`);
+    if (backend === 'postgres' && url === undefined)
+      throw new Error('BACKENDS names postgres: set TEST_DATABASE_URL');
+  }
+  return list;
+}
+
+export function postgresAdminUrl(): string {
+  const url = process.env.TEST_DATABASE_URL;
+  if (url === undefined) throw new Error('TEST_DATABASE_URL is not set');
+  return url;
+}
+
+/** A fresh, empty PostgreSQL database on the test server; answers its URL and a dropper. */
+export async function createPostgresDatabase(): Promise<{ url: string; drop: () => Promise<void> }> {
+  const admin = postgresAdminUrl();
+  const name = `bulwark_t_${randomBytes(6).toString('hex')}`;
+  const client = new pg.Client({ connectionString: admin });
+  await client.connect();
+  await client.query(`create database ${name}`);
+  await client.end();
+  const url = new URL(admin);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    drop: async () => {
+      const c = new pg.Client({ connectionString: admin });
+      await c.connect();
+      await c.query(`drop database if exists ${name} with (force)`);
+      await c.end();
+    },
+  };
+}
+
+/** Migrated PGlite data folder, made once per machine and schema, loaded in well under a second. */
+async function pgliteTemplate(): Promise<Blob> {
+  const schemaDigest = createHash('sha256')
+    .update(readFileSync(new URL('../../src/adapters/db/migrations/0001_init.ts', import.meta.url)))
+    .digest('hex')
+    .slice(0, 12);
+  const path = join(tmpdir(), `bulwark-pglite-template-${schemaDigest}.tar`);
+  if (existsSync(path)) return new Blob([readFileSync(path)]);
+  const database = await PGlite.create();
+  const db = new Kysely<Database>({ dialect: new PGliteDialect(database) });
+  await migrateToLatest(db);
+  const dump = await database.dumpDataDir('none');
+  await db.destroy();
+  const temporary = `${path}.${String(process.pid)}`;
+  writeFileSync(temporary, Buffer.from(await dump.arrayBuffer()));
+  renameSync(temporary, path);
+  return dump;
+}
+
+/** A migrated, empty storage on the backend; `close` also removes it. */
+export async function freshStorage(backend: Backend): Promise<Storage> {
+  if (backend === 'pglite') {
+    const database = await PGlite.create({ loadDataDir: await pgliteTemplate() });
+    const db = new Kysely<Database>({ dialect: new PGliteDialect(database) });
+    await migrateToLatest(db);
+    return kyselyStorage({ db, kind: 'pglite', close: () => db.destroy() });
+  }
+  const { url, drop } = await createPostgresDatabase();
+  const handle = await openDatabase({ databaseUrl: url, dataDir: 'unused', poolSize: 4 });
+  await migrateToLatest(handle.db);
+  const storage = kyselyStorage(handle);
+  return {
+    ...storage,
+    close: async () => {
+      await storage.close();
+      await drop();
+    },
+  };
+}

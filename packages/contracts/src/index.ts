@@ -1,0 +1,5 @@
+export * from './money.ts';
+export * from './events.ts';
+export * from './decisions.ts';
+export * from './errors.ts';
+export * from './api.ts';
