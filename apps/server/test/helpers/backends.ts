@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes, createHash } from 'node:crypto';
@@ -61,10 +61,11 @@ export async function createPostgresDatabase(): Promise<{ url: string; drop: () 
 
 /** Migrated PGlite data folder, made once per machine and schema, loaded in well under a second. */
 async function pgliteTemplate(): Promise<Blob> {
-  const schemaDigest = createHash('sha256')
-    .update(readFileSync(new URL('../../src/adapters/db/migrations/0001_init.ts', import.meta.url)))
-    .digest('hex')
-    .slice(0, 12);
+  // Any change to any migration makes a new template.
+  const migrationsDir = new URL('../../src/adapters/db/migrations/', import.meta.url);
+  const digest = createHash('sha256');
+  for (const name of readdirSync(migrationsDir).sort()) digest.update(name).update(readFileSync(new URL(name, migrationsDir)));
+  const schemaDigest = digest.digest('hex').slice(0, 12);
   const path = join(tmpdir(), `bulwark-pglite-template-${schemaDigest}.tar`);
   if (existsSync(path)) return new Blob([readFileSync(path)]);
   const database = await PGlite.create();
