@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import {
   accountCompromisedSchema,
   accountCreatedSchema,
@@ -99,6 +99,6 @@ export function validateEvent(raw: unknown): Result<ValidEvent, EventProblem> {
   if (!(atMs >= atMsMin && atMs < atMsMax)) {
     return err(withId({ code: 'INVALID_EVENT', message: 'at: must be between 2000 and 2200', field: 'at' }));
   }
-  const contentHash = createHash('sha256').update(JSON.stringify(event)).digest('base64url');
+  const contentHash = hash('sha256', JSON.stringify(event), 'base64url');
   return ok({ event, atMs, contentHash });
 }

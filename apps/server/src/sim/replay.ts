@@ -1,4 +1,4 @@
-import { createInterface } from 'node:readline';
+import { StringDecoder } from 'node:string_decoder';
 import type { Readable, Writable } from 'node:stream';
 import type { EventError } from '@bulwark/contracts';
 import { derivedIds } from '../core/ids.ts';
@@ -47,8 +47,7 @@ export async function replay(
     buffered += `${JSON.stringify(error)}\n`;
   };
 
-  const lines = createInterface({ input, crlfDelay: Number.POSITIVE_INFINITY });
-  for await (const line of lines) {
+  const decide = (line: string): void => {
     summary.lines += 1;
     let raw: unknown;
     try {
@@ -56,30 +55,53 @@ export async function replay(
     } catch (error) {
       const detail = error instanceof SyntaxError ? error.message : 'unreadable';
       fail(summary.lines, { error: { code: 'INVALID_JSON', message: `not valid JSON (${detail})` } });
-      if (buffered.length >= outputChunkChars) await flush();
-      continue;
+      return;
     }
     const valid = validateEvent(raw);
     if (!valid.ok) {
       const { eventId, ...error } = valid.error;
       fail(summary.lines, eventId === undefined ? { error } : { eventId, error });
-    } else {
-      const atMs = valid.value.atMs;
-      const outcome = handleEvent(valid.value, hot, prior, ids, { receivedAtMs: atMs, decidedAtMs: atMs });
-      if (outcome.kind === 'conflict') {
-        fail(summary.lines, {
-          eventId: outcome.eventId,
-          error: {
-            code: 'EVENT_ID_CONFLICT',
-            message: `event id "${outcome.eventId}" appeared earlier with different content`,
-          },
-        });
-      } else {
-        summary.decided += 1;
-        buffered += `${JSON.stringify(outcome.decision)}\n`;
-      }
+      return;
     }
+    const atMs = valid.value.atMs;
+    const outcome = handleEvent(valid.value, hot, prior, ids, { receivedAtMs: atMs, decidedAtMs: atMs });
+    if (outcome.kind === 'conflict') {
+      fail(summary.lines, {
+        eventId: outcome.eventId,
+        error: {
+          code: 'EVENT_ID_CONFLICT',
+          message: `event id "${outcome.eventId}" appeared earlier with different content`,
+        },
+      });
+      return;
+    }
+    summary.decided += 1;
+    buffered += `${JSON.stringify(outcome.decision)}\n`;
+  };
+
+  // Lines are cut from raw chunks here rather than by readline: one promise per chunk, not per line.
+  const decoder = new StringDecoder('utf8');
+  let partial = '';
+  const takeLines = (text: string): void => {
+    let start = 0;
+    for (let end = text.indexOf('\n'); end !== -1; end = text.indexOf('\n', start)) {
+      const line = partial + text.slice(start, text.charCodeAt(end - 1) === 13 ? end - 1 : end);
+      partial = '';
+      decide(line);
+      start = end + 1;
+    }
+    partial += text.slice(start);
+  };
+  for await (const chunk of input) {
+    takeLines(typeof chunk === 'string' ? chunk : decoder.write(chunk as Buffer));
     if (buffered.length >= outputChunkChars) await flush();
+  }
+  takeLines(decoder.end());
+  // A last line without a newline is still a line.
+  if (partial.length > 0) {
+    const last = partial.endsWith('\r') ? partial.slice(0, -1) : partial;
+    partial = '';
+    decide(last);
   }
   await flush();
   return summary;

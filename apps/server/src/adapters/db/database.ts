@@ -5,6 +5,8 @@ import { lockDataDir } from './data-dir-lock.ts';
 import { PGliteDialect } from './pglite-dialect.ts';
 import type { Database } from './schema.ts';
 import * as init from './migrations/0001_init.ts';
+import * as sandboxPayments from './migrations/0002_sandbox_payments.ts';
+import * as sandboxFulfilmentStore from './migrations/0003_sandbox_fulfilment_store.ts';
 
 export type DatabaseKind = 'pglite' | 'postgres';
 
@@ -23,7 +25,11 @@ export interface DatabaseOptions {
 }
 
 /** Every migration, in order. One set for PGlite and PostgreSQL alike. */
-const migrations: Record<string, Migration> = { '0001_init': init };
+const migrations: Record<string, Migration> = {
+  '0001_init': init,
+  '0002_sandbox_payments': sandboxPayments,
+  '0003_sandbox_fulfilment_store': sandboxFulfilmentStore,
+};
 
 const provider: MigrationProvider = { getMigrations: () => Promise.resolve(migrations) };
 

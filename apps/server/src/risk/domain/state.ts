@@ -1,5 +1,5 @@
 import type { BulwarkEvent, Decision, RequestContext } from '@bulwark/contracts';
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 
 /**
  * What Bulwark remembers about one account. Plain JSON so it can be cached in memory, written
@@ -85,13 +85,22 @@ export function emptyAccountState(accountId: string, atMs: number): AccountState
 /** A device is the store's device id when it has one, else a digest of the user agent. */
 export function deviceKeyOf(context: RequestContext): string {
   if (context.deviceId !== undefined) return `id:${context.deviceId}`;
-  return `ua:${createHash('sha256').update(context.userAgent).digest('base64url').slice(0, 16)}`;
+  return `ua:${hash('sha256', context.userAgent, 'base64url').slice(0, 16)}`;
 }
 
-/** Keeps at most `max` items, dropping those least recently seen. */
-function boundByRecency<T extends { lastSeenAt: number }>(items: T[], max: number): T[] {
-  if (items.length <= max) return items;
-  return [...items].sort((a, b) => b.lastSeenAt - a.lastSeenAt).slice(0, max);
+/** Appends `item`, dropping the least recently seen entry when that would exceed `max`. */
+function appendBounded<T extends { lastSeenAt: number }>(items: readonly T[], item: T, max: number): T[] {
+  if (items.length < max) return [...items, item];
+  let oldest = 0;
+  for (let i = 1; i < items.length; i += 1) {
+    if ((items[i]?.lastSeenAt ?? 0) < (items[oldest]?.lastSeenAt ?? 0)) oldest = i;
+  }
+  return [...items.slice(0, oldest), ...items.slice(oldest + 1), item];
+}
+
+/** A copy of `items` with `from` replaced by `to` (records are never changed in place). */
+function replaced<T>(items: readonly T[], from: T, to: T): T[] {
+  return items.map((item) => (item === from ? to : item));
 }
 
 function observeDevice(
@@ -103,9 +112,12 @@ function observeDevice(
   const key = deviceKeyOf(context);
   const known = state.devices.find((device) => device.key === key);
   if (known !== undefined) {
-    known.lastSeenAt = Math.max(known.lastSeenAt, atMs);
-    known.seenCount += 1;
-    known.trusted ||= trusted;
+    state.devices = replaced(state.devices, known, {
+      ...known,
+      lastSeenAt: Math.max(known.lastSeenAt, atMs),
+      seenCount: known.seenCount + 1,
+      trusted: known.trusted || trusted,
+    });
     return false;
   }
   const record: DeviceRecord = {
@@ -117,21 +129,22 @@ function observeDevice(
     trusted,
   };
   if (context.deviceId !== undefined) record.deviceId = context.deviceId;
-  state.devices = boundByRecency([...state.devices, record], accountStateLimits.devicesMax);
+  state.devices = appendBounded(state.devices, record, accountStateLimits.devicesMax);
   return true;
 }
 
 function observeNetwork(state: AccountState, ip: string, atMs: number): boolean {
   const known = state.networks.find((network) => network.ip === ip);
   if (known !== undefined) {
-    known.lastSeenAt = Math.max(known.lastSeenAt, atMs);
-    known.seenCount += 1;
+    state.networks = replaced(state.networks, known, {
+      ...known,
+      lastSeenAt: Math.max(known.lastSeenAt, atMs),
+      seenCount: known.seenCount + 1,
+    });
     return false;
   }
-  state.networks = boundByRecency(
-    [...state.networks, { ip, firstSeenAt: atMs, lastSeenAt: atMs, seenCount: 1 }],
-    accountStateLimits.networksMax,
-  );
+  const record: NetworkRecord = { ip, firstSeenAt: atMs, lastSeenAt: atMs, seenCount: 1 };
+  state.networks = appendBounded(state.networks, record, accountStateLimits.networksMax);
   return true;
 }
 
@@ -139,25 +152,28 @@ function issueSession(state: AccountState, context: RequestContext, atMs: number
   if (context.sessionId === undefined) return;
   const sessionId = context.sessionId;
   const others = state.sessions.filter((session) => session.sessionId !== sessionId);
-  state.sessions = boundByRecency(
-    [
-      ...others,
-      { sessionId, issuedAt: atMs, lastSeenAt: atMs, ip: context.ip, deviceKey: deviceKeyOf(context) },
-    ],
-    accountStateLimits.sessionsMax,
-  );
+  const record: SessionRecord = {
+    sessionId,
+    issuedAt: atMs,
+    lastSeenAt: atMs,
+    ip: context.ip,
+    deviceKey: deviceKeyOf(context),
+  };
+  state.sessions = appendBounded(others, record, accountStateLimits.sessionsMax);
 }
 
 function takeBack(state: AccountState, pending: PendingChallenge): void {
   const device = state.devices.find((d) => d.key === pending.deviceKey);
   if (device !== undefined) {
-    if (pending.deviceWasNew) state.devices = state.devices.filter((d) => d !== device);
-    else device.seenCount = Math.max(0, device.seenCount - 1);
+    state.devices = pending.deviceWasNew
+      ? state.devices.filter((d) => d !== device)
+      : replaced(state.devices, device, { ...device, seenCount: Math.max(0, device.seenCount - 1) });
   }
   const network = state.networks.find((n) => n.ip === pending.ip);
   if (network !== undefined) {
-    if (pending.ipWasNew) state.networks = state.networks.filter((n) => n !== network);
-    else network.seenCount = Math.max(0, network.seenCount - 1);
+    state.networks = pending.ipWasNew
+      ? state.networks.filter((n) => n !== network)
+      : replaced(state.networks, network, { ...network, seenCount: Math.max(0, network.seenCount - 1) });
   }
   if (pending.sessionId !== undefined) {
     state.sessions = state.sessions.filter((s) => s.sessionId !== pending.sessionId);
@@ -179,7 +195,9 @@ export function evolveAccount(
   atMs: number,
 ): AccountState | undefined {
   if (event.accountId === undefined) return previous;
-  const state: AccountState = structuredClone(previous ?? emptyAccountState(event.accountId, atMs));
+  // A shallow copy: lists and records are replaced, never changed in place, so `previous` stays
+  // intact (it may be a snapshot being written behind) without the cost of a deep clone.
+  const state: AccountState = { ...(previous ?? emptyAccountState(event.accountId, atMs)) };
   state.eventCount += 1;
   state.firstSeenAt = Math.min(state.firstSeenAt, atMs);
   state.lastSeenAt = Math.max(state.lastSeenAt, atMs);
@@ -225,13 +243,19 @@ export function evolveAccount(
       if (event.result === 'failed') takeBack(state, pending);
       else {
         const device = state.devices.find((d) => d.key === pending.deviceKey);
-        if (device !== undefined) device.trusted = true;
+        if (device !== undefined)
+          state.devices = replaced(state.devices, device, { ...device, trusted: true });
       }
       break;
     }
     case 'session.activity': {
       const session = state.sessions.find((s) => s.sessionId === event.context.sessionId);
-      if (session !== undefined) session.lastSeenAt = Math.max(session.lastSeenAt, atMs);
+      if (session !== undefined) {
+        state.sessions = replaced(state.sessions, session, {
+          ...session,
+          lastSeenAt: Math.max(session.lastSeenAt, atMs),
+        });
+      }
       break;
     }
     case 'account.updated':
