@@ -79,6 +79,7 @@ export async function createService(config: Config, overrides: ServiceOverrides 
     },
   });
   try {
+    await storage.lockWriter();
     await processor.start();
   } catch (error) {
     await storage.close();

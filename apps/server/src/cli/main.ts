@@ -163,8 +163,13 @@ export async function runCli(argv: string[], env: NodeJS.ProcessEnv, io: Io): Pr
       io.err(`${error.message}\n`);
       return 78;
     }
-    const message = error instanceof Error ? error.message : String(error);
     const code = (error as NodeJS.ErrnoException).code;
+    if (code?.startsWith('ERR_PARSE_ARGS_') === true) {
+      io.err(`bulwark ${command ?? ''}: ${(error as Error).message}\n\n${usage}`);
+      return 2;
+    }
+    const cause = error instanceof Error && error.cause instanceof Error ? `: ${error.cause.message}` : '';
+    const message = (error instanceof Error ? error.message : String(error)) + cause;
     io.err(`bulwark ${command ?? ''}: ${message}${code === undefined ? '' : ` (${code})`}\n`);
     return 1;
   }

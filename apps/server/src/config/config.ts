@@ -70,6 +70,13 @@ export const environmentNames = {
   databasePoolSize: 'BULWARK_DATABASE_POOL_SIZE',
 } as const satisfies Record<keyof z.infer<typeof configSchema>, string>;
 
+/** Settings that also have a command-line flag are reported under both names. */
+const flagNames: Partial<Record<keyof typeof environmentNames, string>> = {
+  host: 'BULWARK_HOST (--host)',
+  port: 'BULWARK_PORT (--port)',
+  dataDir: 'BULWARK_DATA_DIR (--data)',
+};
+
 export class ConfigError extends Error {
   constructor(message: string) {
     super(message);
@@ -98,7 +105,7 @@ export function loadConfig(
   if (!parsed.success) {
     const lines = parsed.error.issues.map((issue) => {
       const key = issue.path[0] as keyof typeof environmentNames | undefined;
-      const name = key === undefined ? 'configuration' : environmentNames[key];
+      const name = key === undefined ? 'configuration' : (flagNames[key] ?? environmentNames[key]);
       return `  ${name}: ${issue.message}`;
     });
     throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);

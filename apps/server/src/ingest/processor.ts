@@ -86,6 +86,13 @@ export class IngestProcessor {
     return this.#hot;
   }
 
+  /** The decision already given to an event id, if any (memory first, then the log). */
+  async storedDecision(eventId: string): Promise<Decision | undefined> {
+    const known = this.#prior.get(eventId);
+    if (known !== undefined) return known.decision;
+    return (await this.#storage.events.findByIds([eventId])).get(eventId)?.decision;
+  }
+
   /** Rebuilds hot state from the store and starts periodic checkpoints. */
   async start(): Promise<void> {
     await this.#restore();

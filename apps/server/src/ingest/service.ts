@@ -33,6 +33,11 @@ export class IngestService {
     this.#observer = deps.observer;
   }
 
+  /** The decision already given to an event id, if any. */
+  storedDecision(eventId: string): Promise<Decision | undefined> {
+    return this.#processor.storedDecision(eventId);
+  }
+
   async ingest(rawEvents: readonly unknown[]): Promise<IngestAnswer[]> {
     const receivedAtMs = this.#clock.now();
     const answers: (IngestAnswer | undefined)[] = new Array<IngestAnswer | undefined>(rawEvents.length);

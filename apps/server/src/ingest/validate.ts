@@ -56,6 +56,16 @@ function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
+/** The value at `path` inside `root`, or undefined when any step is missing. */
+function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
+  let current: unknown = root;
+  for (const step of path) {
+    if (typeof current !== 'object' || current === null) return undefined;
+    current = (current as Record<PropertyKey, unknown>)[step];
+  }
+  return current;
+}
+
 /** Checks one event against the contract. Never throws, whatever `raw` is. */
 export function validateEvent(raw: unknown): Result<ValidEvent, EventProblem> {
   if (!isRecord(raw)) return err({ code: 'INVALID_EVENT', message: 'an event must be a JSON object' });
@@ -83,10 +93,8 @@ export function validateEvent(raw: unknown): Result<ValidEvent, EventProblem> {
     const issue = parsed.error.issues[0];
     const field =
       issue === undefined || issue.path.length === 0 ? undefined : issue.path.map(String).join('.');
-    const detail =
-      issue?.code === 'invalid_type' && issue.input === undefined
-        ? 'is required'
-        : (issue?.message ?? 'is invalid');
+    const missing = issue?.code === 'invalid_type' && valueAt(raw, issue.path) === undefined;
+    const detail = missing ? 'is required' : (issue?.message ?? 'is invalid');
     const problem: EventProblem = {
       code: 'INVALID_EVENT',
       message: field === undefined ? detail : `${field}: ${detail}`,

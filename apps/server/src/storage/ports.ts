@@ -97,6 +97,8 @@ export interface Storage {
   readonly state: StateStore;
   readonly cases: CaseStore;
   readonly apiKeys: ApiKeyStore;
+  /** Makes this process the only writer of decisions until close; throws if another one is. */
+  lockWriter(): Promise<void>;
   /** Answers when the store can serve queries (readiness). */
   ping(): Promise<void>;
   close(): Promise<void>;

@@ -13,8 +13,17 @@ export type DatabaseKind = 'pglite' | 'postgres';
 export interface DatabaseHandle {
   readonly db: Kysely<Database>;
   readonly kind: DatabaseKind;
+  /**
+   * Makes this process the database's only writer of decisions, until close. PGlite's folder lock
+   * already ensures it; on PostgreSQL a session-level advisory lock held on a dedicated connection
+   * does (released by the server if the process dies).
+   */
+  lockWriter?: () => Promise<void>;
   close(): Promise<void>;
 }
+
+/** Advisory lock id of the decision writer ("Bulw" in ASCII). */
+const writerLockId = 0x42756c77;
 
 export interface DatabaseOptions {
   /** A `postgres://` URL; when absent the embedded PGlite database is used. */
@@ -39,7 +48,32 @@ export async function openDatabase(options: DatabaseOptions): Promise<DatabaseHa
     // A broken idle connection must not crash the process; the next query reports the outage.
     pool.on('error', () => undefined);
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
-    return { db, kind: 'postgres', close: () => db.destroy() };
+    const databaseUrl = options.databaseUrl;
+    let lockClient: pg.Client | undefined;
+    return {
+      db,
+      kind: 'postgres',
+      lockWriter: async () => {
+        if (lockClient !== undefined) return;
+        const client = new pg.Client({ connectionString: databaseUrl });
+        client.on('error', () => undefined);
+        await client.connect();
+        const result = await client.query<{ locked: boolean }>('select pg_try_advisory_lock($1) as locked', [
+          writerLockId,
+        ]);
+        if (result.rows[0]?.locked !== true) {
+          await client.end();
+          throw new Error(
+            'another Bulwark process is already deciding on this PostgreSQL database; stop it first (one writer per database)',
+          );
+        }
+        lockClient = client;
+      },
+      close: async () => {
+        await db.destroy();
+        await lockClient?.end();
+      },
+    };
   }
   const inMemory = options.dataDir.startsWith('memory://');
   const unlock = inMemory ? () => undefined : lockDataDir(options.dataDir);

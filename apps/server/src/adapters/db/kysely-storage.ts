@@ -375,6 +375,7 @@ export function kyselyStorage(handle: DatabaseHandle): Storage {
     state: new KyselyStateStore(db),
     cases: new KyselyCaseStore(db),
     apiKeys: new KyselyApiKeyStore(db),
+    lockWriter: () => handle.lockWriter?.() ?? Promise.resolve(),
     ping: async () => {
       await sql`select 1`.execute(db);
     },

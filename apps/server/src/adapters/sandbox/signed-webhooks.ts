@@ -1,59 +1,18 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
 import { sql, type QueryExecutorProvider } from 'kysely';
 import type { Clock } from '../../core/clock.ts';
 import { hourMs, secondMs } from '../../core/time.ts';
 import type { FaultInjector } from './faults.ts';
+import { signWebhook } from './webhook-signature.ts';
 
 /**
  * Webhooks as real providers send them: a JSON body POSTed to the subscriber, signed with
- * HMAC-SHA256 in Stripe's scheme — header `t=<unix seconds>,v1=<hex hmac of "t.body">` — and
+ * HMAC-SHA256 in Stripe's scheme (`webhook-signature.ts`, shared with the payment sandbox) and
  * retried with back-off until a 2xx. Each sandbox keeps them in its own outbox table, so a
  * restart loses none; fault injection drops, duplicates and reorders them.
  */
 
+/** The header carrying the signature; the scheme is Stripe's, the name is the sandboxes' own. */
 export const signatureHeader = 'sandbox-signature';
-
-export function signPayload(body: string, secret: string, nowMs: number): string {
-  const t = Math.floor(nowMs / secondMs);
-  const v1 = createHmac('sha256', secret)
-    .update(`${String(t)}.${body}`)
-    .digest('hex');
-  return `t=${String(t)},v1=${v1}`;
-}
-
-export type SignatureCheck =
-  { readonly ok: true } | { readonly ok: false; readonly reason: 'malformed' | 'mismatch' | 'too_old' };
-
-/**
- * Checks a signature header the way a subscriber must: any `v1` matching (several appear while
- * a secret rolls over), compared in constant time, and a timestamp within `toleranceMs` of now
- * so a captured request cannot be replayed later.
- */
-export function verifySignature(
-  body: string,
-  header: string,
-  secret: string,
-  nowMs: number,
-  toleranceMs = 5 * 60 * secondMs,
-): SignatureCheck {
-  let t: number | undefined;
-  const candidates: string[] = [];
-  for (const part of header.split(',')) {
-    const [name, value] = part.split('=', 2);
-    if (name === 't' && value !== undefined && /^\d+$/.test(value)) t = Number(value);
-    else if (name === 'v1' && value !== undefined && /^[0-9a-f]{64}$/.test(value)) candidates.push(value);
-  }
-  if (t === undefined || candidates.length === 0) return { ok: false, reason: 'malformed' };
-  const expected = Buffer.from(
-    createHmac('sha256', secret)
-      .update(`${String(t)}.${body}`)
-      .digest('hex'),
-  );
-  const matches = candidates.some((c) => timingSafeEqual(Buffer.from(c), expected));
-  if (!matches) return { ok: false, reason: 'mismatch' };
-  if (Math.abs(nowMs - t * secondMs) > toleranceMs) return { ok: false, reason: 'too_old' };
-  return { ok: true };
-}
 
 export interface WebhookRequest {
   readonly url: string;
@@ -141,7 +100,7 @@ export class WebhookOutbox {
 
   /** Every event recorded so far, oldest first (what the provider's dashboard would list). */
   async list(
-    db: Kysely<unknown>,
+    db: QueryExecutorProvider,
   ): Promise<{ eventId: string; type: string; delivered: boolean; dropped: boolean }[]> {
     const { rows } = await sql<{
       event_id: string;
@@ -186,7 +145,7 @@ export class WebhookOutbox {
           url: subscription.url,
           headers: {
             'content-type': 'application/json',
-            [signatureHeader]: signPayload(body, subscription.secret, nowMs),
+            [signatureHeader]: signWebhook(subscription.secret, body, Math.floor(nowMs / secondMs)),
           },
           body,
         });

@@ -199,6 +199,7 @@ export function createOrder(
 export function nextDueAtMs(shipment: Shipment): number | undefined {
   switch (shipment.status) {
     case 'pending':
+    case 'held':
     case 'labelled':
       return shipment.dueAtMs;
     case 'in_transit':
@@ -241,6 +242,7 @@ function stepShipment(
     atMs: due,
   });
   switch (shipment.status) {
+    case 'held':
     case 'pending':
       return shipment.kind === 'digital'
         ? record(shipment, event('digital_delivered'), { status: 'delivered', dueAtMs: undefined })
@@ -448,6 +450,31 @@ export function requestIntercept(
     case 'delivered':
       return refuse('conflict', `already_${shipment.status}`, `the shipment is already ${shipment.status}`);
   }
+}
+
+/**
+ * One command against an order, as a provider runs it: first what fell due by `nowMs` happens
+ * (the warehouse does not wait to be asked), then the command; a refusal keeps the caught-up
+ * state and answers a final provider error. `transition` is what to persist either way.
+ */
+export function executeOnOrder<T>(
+  order: FulfilmentOrder,
+  nowMs: number,
+  schedule: FulfilmentSchedule,
+  apply: (caughtUp: FulfilmentOrder) => Result<Transition, Refusal>,
+  view: (after: FulfilmentOrder) => T,
+): { readonly transition: Transition; readonly answer: ProviderResult<T> } {
+  const caughtUp = advanceOrder(order, nowMs, schedule);
+  const applied = apply(caughtUp.order);
+  if (!applied.ok) {
+    const { kind, code, message } = applied.error;
+    return {
+      transition: caughtUp,
+      answer: { ok: false, error: { kind, retryable: false, message, providerCode: code } },
+    };
+  }
+  const transition = { order: applied.value.order, events: [...caughtUp.events, ...applied.value.events] };
+  return { transition, answer: { ok: true, value: view(transition.order) } };
 }
 
 export const shipmentView = (shipment: Shipment): ShipmentView => ({

@@ -1,3 +1,4 @@
+import { hash } from 'node:crypto';
 import { compromisedRequestSchema } from '@bulwark/contracts';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
@@ -64,11 +65,12 @@ export function registerAccountRoutes(app: FastifyInstance, deps: AppDeps): void
       );
     }
     const accountId = params.data.accountId;
-    // The report goes through the same pipeline as every event, so the log records it.
+    // The report goes through the same pipeline as every event, so the log records it. With an
+    // Idempotency-Key the event id is derived from the account and the key, so a retry is known.
     const eventId =
       typeof idempotencyKey === 'string'
-        ? `bulwark:compromised:${idempotencyKey}`
-        : deps.ids.next('bulwark_compromised', accountId);
+        ? `bulwark:compromised:${hash('sha256', `${accountId}\u0000${idempotencyKey}`, 'base64url')}`
+        : deps.ids.next('bulwark_compromised', `${accountId}\u0000${request.id}`);
     const event = {
       id: eventId,
       type: 'account.compromised',
@@ -79,11 +81,18 @@ export function registerAccountRoutes(app: FastifyInstance, deps: AppDeps): void
     };
     const [answer] = await deps.ingest.ingest([event]);
     if (answer === undefined) throw new Error('every event gets an answer');
-    if (!answer.ok) {
-      const { code, message, field } = answer.error.error;
+    let decision = answer.ok ? answer.decision : undefined;
+    // A retry with the same Idempotency-Key carries a new `at`: answer the case the first one got.
+    if (!answer.ok && answer.error.error.code === 'EVENT_ID_CONFLICT' && typeof idempotencyKey === 'string') {
+      decision = await deps.ingest.storedDecision(eventId);
+    }
+    if (decision === undefined) {
+      const { code, message, field } = answer.ok
+        ? { code: 'INTERNAL_ERROR' as const, message: 'no decision', field: undefined }
+        : answer.error.error;
       return sendError(reply, code, message, field);
     }
-    const caseId = answer.decision.caseId;
+    const caseId = decision.caseId;
     const view = caseId === undefined ? undefined : await deps.cases.view(caseId);
     if (view === undefined) throw new Error('a compromised report always opens or joins a case');
     return view;

@@ -15,7 +15,9 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     .addColumn('created_at', 'timestamptz', (col) => col.notNull())
     .addColumn('updated_at', 'timestamptz', (col) => col.notNull())
     .execute();
-  await sql`create index sandbox_payments_due on sandbox_payments (due_at) where due_at is not null`.execute(db);
+  await sql`create index sandbox_payments_due on sandbox_payments (due_at) where due_at is not null`.execute(
+    db,
+  );
 
   // The provider's balance-transaction ledger, append-only, read forward by `seq`.
   await db.schema

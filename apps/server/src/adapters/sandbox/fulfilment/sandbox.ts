@@ -5,6 +5,7 @@ import {
   advanceOrder,
   cancelShipment,
   createOrder,
+  executeOnOrder,
   defaultFulfilmentSchedule,
   holdOrder,
   orderNextDueAtMs,
@@ -215,7 +216,7 @@ export class FulfilmentSandbox {
         ok: true,
         value: holdOrder(order, nowMs, command.idempotencyKey),
       }),
-      (t) => orderView(t.order),
+      orderView,
     );
   }
 
@@ -227,7 +228,7 @@ export class FulfilmentSandbox {
         ok: true,
         value: releaseOrder(order, nowMs, command.idempotencyKey),
       }),
-      (t) => orderView(t.order),
+      orderView,
     );
   }
 
@@ -236,7 +237,7 @@ export class FulfilmentSandbox {
       'cancelShipment',
       command,
       (order, nowMs) => cancelShipment(order, command.shipmentId, nowMs, command.idempotencyKey),
-      (t) => viewOf(t.order, command.shipmentId),
+      (o) => viewOf(o, command.shipmentId),
     );
   }
 
@@ -253,7 +254,7 @@ export class FulfilmentSandbox {
           this.#schedule,
           this.#carrierManages(command.shipmentId),
         ),
-      (t) => viewOf(t.order, command.shipmentId),
+      (o) => viewOf(o, command.shipmentId),
     );
   }
 
@@ -263,7 +264,7 @@ export class FulfilmentSandbox {
     name: string,
     command: OrderCommand & { shipmentId?: string },
     apply: (order: FulfilmentOrder, nowMs: number) => Result<Transition, Refusal>,
-    view: (transition: Transition) => T,
+    view: (order: FulfilmentOrder) => T,
   ): Promise<ProviderResult<T>> {
     const { idempotencyKey, ...args } = command;
     let locked: FulfilmentOrder | undefined;
@@ -273,20 +274,15 @@ export class FulfilmentSandbox {
       async (trx) => {
         if (locked === undefined) return orderNotFound(command.orderId);
         const nowMs = this.#clock.now();
-        // The world moved on while nobody looked: what fell due happened before this command.
-        const caughtUp = advanceOrder(locked, nowMs, this.#schedule);
-        const applied = apply(caughtUp.order, nowMs);
-        if (!applied.ok) {
-          await this.#save(trx, locked, caughtUp);
-          const refusal = applied.error;
-          return providerError(refusal.kind, refusal.message, { providerCode: refusal.code });
-        }
-        const transition = {
-          order: applied.value.order,
-          events: [...caughtUp.events, ...applied.value.events],
-        };
+        const { transition, answer } = executeOnOrder(
+          locked,
+          nowMs,
+          this.#schedule,
+          (o) => apply(o, nowMs),
+          view,
+        );
         await this.#save(trx, locked, transition);
-        return providerOk(view(transition));
+        return answer;
       },
       async (trx) => {
         locked = await this.#load(trx, command.orderId, true);

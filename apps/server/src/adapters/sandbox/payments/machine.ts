@@ -294,7 +294,11 @@ function finish(before: SandboxPayment, after: SandboxPayment, rec: Recorder, at
   for (const w of next.warnings) {
     const old = after.warnings.find((o) => o.warningId === w.warningId);
     if (old !== undefined && old.actionable !== w.actionable)
-      rec.event('radar.early_fraud_warning.updated', { kind: 'early_fraud_warning', warning: viewWarning(next, w) }, atMs);
+      rec.event(
+        'radar.early_fraud_warning.updated',
+        { kind: 'early_fraud_warning', warning: viewWarning(next, w) },
+        atMs,
+      );
   }
   return next;
 }
@@ -307,7 +311,11 @@ function checkMoney(p: SandboxPayment, amount: Money): Refusal | undefined {
       message: `amount is in ${amount.currency}, the payment in ${p.currency}`,
     };
   if (!Number.isSafeInteger(amount.value) || amount.value <= 0)
-    return { kind: 'declined', code: 'parameter_invalid_integer', message: 'amount must be a positive integer' };
+    return {
+      kind: 'declined',
+      code: 'parameter_invalid_integer',
+      message: 'amount must be a positive integer',
+    };
   return undefined;
 }
 
@@ -394,14 +402,26 @@ export function capture(
   const rec = new Recorder(ctx, p);
   const after = finish(
     p,
-    { ...p, status: 'captured', capturedMinor: capturing, capturedAtMs: ctx.nowMs, captureKey: idempotencyKey },
+    {
+      ...p,
+      status: 'captured',
+      capturedMinor: capturing,
+      capturedAtMs: ctx.nowMs,
+      captureKey: idempotencyKey,
+    },
     rec,
     ctx.nowMs,
   );
   const fee = Math.floor((capturing * ctx.settings.feeBasisPoints) / 10_000) + ctx.settings.feeFixedMinor;
   rec.entry(
     after,
-    { reportingCategory: 'charge', type: 'charge', amountMinor: capturing, feeMinor: fee, sourceId: p.chargeId },
+    {
+      reportingCategory: 'charge',
+      type: 'charge',
+      amountMinor: capturing,
+      feeMinor: fee,
+      sourceId: p.chargeId,
+    },
     ctx.nowMs,
     ctx.nowMs + ctx.settings.settlementDelayMs,
   );
@@ -410,7 +430,11 @@ export function capture(
   return { ok: true, payment: after, value: viewPayment(after), effects: rec.effects() };
 }
 
-export function voidAuthorization(p: SandboxPayment, reason: VoidReason, ctx: MachineContext): Transition<PaymentState> {
+export function voidAuthorization(
+  p: SandboxPayment,
+  reason: VoidReason,
+  ctx: MachineContext,
+): Transition<PaymentState> {
   if (p.status !== 'authorized') return unexpectedState(p, 'void');
   const rec = new Recorder(ctx, p);
   const after = finish(p, { ...p, status: 'voided', voidReason: reason }, rec, ctx.nowMs);
@@ -429,12 +453,18 @@ export function refund(
   const bad = checkMoney(p, amount);
   if (bad !== undefined) return { ok: false, refusal: bad };
   if (p.status === 'authorized')
-    return refuse('conflict', 'payment_not_captured', 'the payment is not captured: void the authorization instead');
+    return refuse(
+      'conflict',
+      'payment_not_captured',
+      'the payment is not captured: void the authorization instead',
+    );
   if (p.status !== 'captured') return unexpectedState(p, 'refund');
   // A chargeback already took the money back; refunding too would pay the customer twice.
-  if (hasChargeback(p)) return refuse('conflict', 'charge_disputed', 'the charge has a chargeback: answer the dispute');
+  if (hasChargeback(p))
+    return refuse('conflict', 'charge_disputed', 'the charge has a chargeback: answer the dispute');
   const refundable = refundableOf(p);
-  if (refundable === 0) return refuse('conflict', 'charge_already_refunded', 'the charge is already fully refunded');
+  if (refundable === 0)
+    return refuse('conflict', 'charge_already_refunded', 'the charge is already fully refunded');
   if (amount.value > refundable)
     return refuse(
       'conflict',
@@ -459,10 +489,22 @@ export function refund(
   if (closing)
     next = {
       ...next,
-      disputes: next.disputes.map((d) => (inquiryOpen(d) ? { ...d, status: 'warning_closed', escalateAtMs: undefined } : d)),
+      disputes: next.disputes.map((d) =>
+        inquiryOpen(d) ? { ...d, status: 'warning_closed', escalateAtMs: undefined } : d,
+      ),
     };
   const after = finish(p, next, rec, ctx.nowMs);
-  rec.entry(after, { reportingCategory: 'refund', type: 'refund', amountMinor: -amount.value, feeMinor: 0, sourceId: refundId }, ctx.nowMs);
+  rec.entry(
+    after,
+    {
+      reportingCategory: 'refund',
+      type: 'refund',
+      amountMinor: -amount.value,
+      feeMinor: 0,
+      sourceId: refundId,
+    },
+    ctx.nowMs,
+  );
   rec.event('refund.created', { kind: 'refund', refund: viewRefund(after, created) }, ctx.nowMs);
   rec.event('charge.refunded', { kind: 'payment', payment: viewPayment(after) }, ctx.nowMs);
   for (const d of after.disputes)
@@ -479,10 +521,15 @@ export interface DisputeInput {
 }
 
 /** The issuer opens a dispute: an inquiry first, or straight to a chargeback. */
-export function openDispute(p: SandboxPayment, input: DisputeInput, ctx: MachineContext): Transition<Dispute> {
+export function openDispute(
+  p: SandboxPayment,
+  input: DisputeInput,
+  ctx: MachineContext,
+): Transition<Dispute> {
   if (p.status !== 'captured')
     return refuse('conflict', 'charge_not_captured', 'only a captured charge can be disputed');
-  if (isDisputed(p)) return refuse('conflict', 'charge_already_disputed', 'the charge already has an open dispute');
+  if (isDisputed(p))
+    return refuse('conflict', 'charge_already_disputed', 'the charge already has an open dispute');
   const amountMinor = refundableOf(p);
   if (amountMinor === 0) return refuse('conflict', 'charge_already_refunded', 'nothing left to dispute');
   const stage = input.stage ?? 'chargeback';
@@ -504,7 +551,13 @@ export function openDispute(p: SandboxPayment, input: DisputeInput, ctx: Machine
   return { ok: true, payment: after, value: viewDispute(after, dispute), effects: rec.effects() };
 }
 
-function withdraw(p: SandboxPayment, d: SandboxDispute, rec: Recorder, ctx: MachineContext, atMs: number): void {
+function withdraw(
+  p: SandboxPayment,
+  d: SandboxDispute,
+  rec: Recorder,
+  ctx: MachineContext,
+  atMs: number,
+): void {
   rec.entry(
     p,
     {
@@ -532,11 +585,22 @@ export function resolveDispute(
   const status: DisputeStatus = d.stage === 'inquiry' ? 'warning_closed' : outcome;
   const resolved: SandboxDispute = { ...d, status, escalateAtMs: undefined };
   const rec = new Recorder(ctx, p);
-  const after = finish(p, { ...p, disputes: p.disputes.map((x) => (x.disputeId === disputeId ? resolved : x)) }, rec, ctx.nowMs);
+  const after = finish(
+    p,
+    { ...p, disputes: p.disputes.map((x) => (x.disputeId === disputeId ? resolved : x)) },
+    rec,
+    ctx.nowMs,
+  );
   if (status === 'won')
     rec.entry(
       after,
-      { reportingCategory: 'dispute_reversal', type: 'adjustment', amountMinor: d.amountMinor, feeMinor: 0, sourceId: d.disputeId },
+      {
+        reportingCategory: 'dispute_reversal',
+        type: 'adjustment',
+        amountMinor: d.amountMinor,
+        feeMinor: 0,
+        sourceId: d.disputeId,
+      },
       ctx.nowMs,
     );
   rec.event('charge.dispute.closed', { kind: 'dispute', dispute: viewDispute(after, resolved) }, ctx.nowMs);
@@ -559,15 +623,21 @@ export function raiseWarning(
   const added = { ...p, warnings: [...p.warnings, { ...warning, actionable: warningActionable(p) }] };
   const after = finish(p, added, rec, ctx.nowMs);
   const stored = after.warnings.find((w) => w.warningId === warning.warningId) ?? warning;
-  rec.event('radar.early_fraud_warning.created', { kind: 'early_fraud_warning', warning: viewWarning(after, stored) }, ctx.nowMs);
+  rec.event(
+    'radar.early_fraud_warning.created',
+    { kind: 'early_fraud_warning', warning: viewWarning(after, stored) },
+    ctx.nowMs,
+  );
   return { ok: true, payment: after, value: viewWarning(after, stored), effects: rec.effects() };
 }
 
 /** The earliest moment something happens to this payment by itself; undefined when nothing will. */
 export function nextDueAtMs(p: SandboxPayment): number | undefined {
   const times: number[] = [];
-  if (p.status === 'authorized' && p.authorizationExpiresAtMs !== undefined) times.push(p.authorizationExpiresAtMs);
-  for (const r of p.refunds) if (r.status === 'pending' && r.settleAtMs !== undefined) times.push(r.settleAtMs);
+  if (p.status === 'authorized' && p.authorizationExpiresAtMs !== undefined)
+    times.push(p.authorizationExpiresAtMs);
+  for (const r of p.refunds)
+    if (r.status === 'pending' && r.settleAtMs !== undefined) times.push(r.settleAtMs);
   for (const d of p.disputes) if (inquiryOpen(d) && d.escalateAtMs !== undefined) times.push(d.escalateAtMs);
   return times.length === 0 ? undefined : Math.min(...times);
 }
@@ -576,7 +646,10 @@ export function nextDueAtMs(p: SandboxPayment): number | undefined {
  * Applies everything that fell due up to `ctx.nowMs`, one step at a time in time order, each at
  * its own due time: holds expire, pending refunds settle or fail, inquiries escalate.
  */
-export function runDue(p: SandboxPayment, ctx: MachineContext): { payment: SandboxPayment; effects: Effects } {
+export function runDue(
+  p: SandboxPayment,
+  ctx: MachineContext,
+): { payment: SandboxPayment; effects: Effects } {
   let current = p;
   const ledger: LedgerEntry[] = [];
   const events: SandboxEvent[] = [];
@@ -609,11 +682,22 @@ function stepDue(p: SandboxPayment, due: number, rec: Recorder, ctx: MachineCont
       failureReason: fails ? 'expired_or_canceled_card' : undefined,
       settleAtMs: undefined,
     };
-    const after = finish(p, { ...p, refunds: p.refunds.map((r) => (r.refundId === pending.refundId ? settled : r)) }, rec, due);
+    const after = finish(
+      p,
+      { ...p, refunds: p.refunds.map((r) => (r.refundId === pending.refundId ? settled : r)) },
+      rec,
+      due,
+    );
     if (fails)
       rec.entry(
         after,
-        { reportingCategory: 'refund_failure', type: 'refund_failure', amountMinor: pending.amountMinor, feeMinor: 0, sourceId: pending.refundId },
+        {
+          reportingCategory: 'refund_failure',
+          type: 'refund_failure',
+          amountMinor: pending.amountMinor,
+          feeMinor: 0,
+          sourceId: pending.refundId,
+        },
         due,
       );
     rec.event('refund.updated', { kind: 'refund', refund: viewRefund(after, settled) }, due);
@@ -631,7 +715,12 @@ function stepDue(p: SandboxPayment, due: number, rec: Recorder, ctx: MachineCont
       escalateAtMs: undefined,
       evidenceDueByMs: due + ctx.settings.evidenceWindowMs,
     };
-    const after = finish(p, { ...p, disputes: p.disputes.map((d) => (d.disputeId === inquiry.disputeId ? escalated : d)) }, rec, due);
+    const after = finish(
+      p,
+      { ...p, disputes: p.disputes.map((d) => (d.disputeId === inquiry.disputeId ? escalated : d)) },
+      rec,
+      due,
+    );
     if (escalated.amountMinor > 0) withdraw(after, escalated, rec, ctx, due);
     rec.event('charge.dispute.updated', { kind: 'dispute', dispute: viewDispute(after, escalated) }, due);
     return after;
