@@ -64,7 +64,8 @@ async function pgliteTemplate(): Promise<Blob> {
   // Any change to any migration makes a new template.
   const migrationsDir = new URL('../../src/adapters/db/migrations/', import.meta.url);
   const digest = createHash('sha256');
-  for (const name of readdirSync(migrationsDir).sort()) digest.update(name).update(readFileSync(new URL(name, migrationsDir)));
+  for (const name of readdirSync(migrationsDir).sort())
+    digest.update(name).update(readFileSync(new URL(name, migrationsDir)));
   const schemaDigest = digest.digest('hex').slice(0, 12);
   const path = join(tmpdir(), `bulwark-pglite-template-${schemaDigest}.tar`);
   if (existsSync(path)) return new Blob([readFileSync(path)]);
@@ -79,23 +80,36 @@ async function pgliteTemplate(): Promise<Blob> {
   return dump;
 }
 
-/** A migrated, empty storage on the backend; `close` also removes it. */
-export async function freshStorage(backend: Backend): Promise<Storage> {
+/** A migrated, empty storage together with the Kysely instance under it. */
+export interface StorageWithDatabase {
+  storage: Storage;
+  /** The database the storage writes to, to check tables and constraints directly. */
+  db: Kysely<Database>;
+  /** Closes the storage and removes the database. */
+  close(): Promise<void>;
+}
+
+/** A migrated, empty database on the backend, as storage and as Kysely; `close` removes it. */
+export async function freshDatabase(backend: Backend): Promise<StorageWithDatabase> {
   if (backend === 'pglite') {
     const database = await PGlite.create({ loadDataDir: await pgliteTemplate() });
     const db = new Kysely<Database>({ dialect: new PGliteDialect(database) });
     await migrateToLatest(db);
-    return kyselyStorage({ db, kind: 'pglite', close: () => db.destroy() });
+    const storage = kyselyStorage({ db, kind: 'pglite', close: () => db.destroy() });
+    return { storage, db, close: () => storage.close() };
   }
   const { url, drop } = await createPostgresDatabase();
   const handle = await openDatabase({ databaseUrl: url, dataDir: 'unused', poolSize: 4 });
   await migrateToLatest(handle.db);
-  const storage = kyselyStorage(handle);
-  return {
-    ...storage,
-    close: async () => {
-      await storage.close();
-      await drop();
-    },
+  const inner = kyselyStorage(handle);
+  const close = async (): Promise<void> => {
+    await inner.close();
+    await drop();
   };
+  return { storage: { ...inner, close }, db: handle.db, close };
+}
+
+/** A migrated, empty storage on the backend; `close` also removes it. */
+export async function freshStorage(backend: Backend): Promise<Storage> {
+  return (await freshDatabase(backend)).storage;
 }

@@ -28,6 +28,9 @@ export async function up(db: Kysely<unknown>): Promise<void> {
   await sql`
     create trigger events_append_only before update or delete on events
     for each row execute function bulwark_events_append_only()`.execute(db);
+  await sql`
+    create trigger events_no_truncate before truncate on events
+    for each statement execute function bulwark_events_append_only()`.execute(db);
 
   await db.schema
     .createTable('accounts')
