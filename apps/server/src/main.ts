@@ -96,6 +96,7 @@ export async function createService(config: Config, overrides: ServiceOverrides 
   });
   const apiKeys = new ApiKeys(storage.apiKeys, clock);
   let ready = false;
+  let draining = false;
   const app = await buildApp({
     logger,
     bodyLimitBytes: config.bodyLimitBytes,
@@ -108,6 +109,7 @@ export async function createService(config: Config, overrides: ServiceOverrides 
     metrics,
     version,
     isReady: () => ready,
+    isDraining: () => draining,
     checkStorage: () => storage.ping(),
   });
   let stopping: Promise<void> | undefined;
@@ -128,6 +130,7 @@ export async function createService(config: Config, overrides: ServiceOverrides 
     stop() {
       stopping ??= (async () => {
         ready = false;
+        draining = true;
         await app.close();
         await processor.stop();
         await storage.close();

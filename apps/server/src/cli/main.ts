@@ -119,12 +119,12 @@ async function replayCommand(args: string[], io: Io): Promise<number> {
     return 2;
   }
   const input = createReadStream(inputPath);
-  const output = createWriteStream(values.out);
-  const opened = Promise.race([
+  // The output is created only once the input is known to open: a typo leaves no empty file.
+  await Promise.race([
     once(input, 'open'),
     once(input, 'error').then(([error]) => Promise.reject(error as Error)),
   ]);
-  await opened;
+  const output = createWriteStream(values.out);
   const summary = await replay(input, output, (line) => io.err(`${line}\n`));
   output.end();
   await once(output, 'finish');

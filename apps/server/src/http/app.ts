@@ -33,6 +33,8 @@ export interface AppDeps {
   readonly version: string;
   /** Readiness: true once the service answers and until it starts draining. */
   readonly isReady: () => boolean;
+  /** True from the moment shutdown begins: new requests are refused, connections closed. */
+  readonly isDraining: () => boolean;
   readonly checkStorage: () => Promise<void>;
 }
 
@@ -55,7 +57,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     bodyLimit: deps.bodyLimitBytes,
     // Per-request log lines would cost the hot path; metrics count requests instead.
     logController: new LogController({ disableRequestLogging: true }),
-    return503OnClosing: true,
+    // Draining is answered below in the contract's error shape, not Fastify's own.
+    return503OnClosing: false,
     requestIdHeader: false,
     genReqId: (request) => {
       const given = request.headers['x-request-id'];
@@ -81,6 +84,21 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   app.addHook('onRequest', async (request, reply) => {
     void reply.header('x-request-id', request.id);
+    if (deps.isDraining()) {
+      void reply.header('connection', 'close');
+      return sendError(
+        reply,
+        'UNAVAILABLE',
+        'the server is shutting down; send again to another node or shortly',
+      );
+    }
+    return undefined;
+  });
+  // While draining, every answer closes its connection so keep-alive clients do not hold the
+  // shutdown open until their idle timeout.
+  app.addHook('onSend', async (_request, reply, payload) => {
+    if (deps.isDraining()) void reply.header('connection', 'close');
+    return payload;
   });
 
   const failures = new FailureLimiter({ failuresPerWindowMax: 30, windowMs: 60_000, clock: deps.clock });

@@ -96,6 +96,7 @@ export class IngestProcessor {
   /** Rebuilds hot state from the store and starts periodic checkpoints. */
   async start(): Promise<void> {
     await this.#restore();
+    this.#lastCheckpointMs = this.#clock.now();
     this.#timer = setInterval(() => {
       if (this.#hot.dirtyCount > 0) this.#kick();
     }, this.#options.checkpointIntervalMs);

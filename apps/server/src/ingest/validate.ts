@@ -56,6 +56,23 @@ function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
+/**
+ * The path of the first string PostgreSQL could not store (a NUL character, or an unpaired
+ * surrogate that is not valid UTF-8), if any. Refusing it here keeps one bad event from failing
+ * the group write it would share with others.
+ */
+function findUnstorableString(value: unknown, path: string[]): string | undefined {
+  if (typeof value === 'string') {
+    return value.includes('\u0000') || !value.isWellFormed() ? path.join('.') : undefined;
+  }
+  if (typeof value !== 'object' || value === null) return undefined;
+  for (const [key, child] of Object.entries(value)) {
+    const found = findUnstorableString(child, [...path, key]);
+    if (found !== undefined) return found;
+  }
+  return undefined;
+}
+
 /** The value at `path` inside `root`, or undefined when any step is missing. */
 function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
   let current: unknown = root;
@@ -103,6 +120,16 @@ export function validateEvent(raw: unknown): Result<ValidEvent, EventProblem> {
     return err(withId(problem));
   }
   const event = parsed.data;
+  const unstorable = findUnstorableString(event, []);
+  if (unstorable !== undefined) {
+    return err(
+      withId({
+        code: 'INVALID_EVENT',
+        message: `${unstorable}: must not contain NUL characters or unpaired UTF-16 surrogates`,
+        field: unstorable,
+      }),
+    );
+  }
   const atMs = Date.parse(event.at);
   if (!(atMs >= atMsMin && atMs < atMsMax)) {
     return err(withId({ code: 'INVALID_EVENT', message: 'at: must be between 2000 and 2200', field: 'at' }));

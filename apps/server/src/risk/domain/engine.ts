@@ -103,9 +103,6 @@ function assessLogin(
   if (device === undefined) {
     score += 45;
     reasons.push(reason('new_device'));
-  } else if (!device.trusted) {
-    score += 25;
-    reasons.push(reason('untrusted_device'));
   }
   if (!account.networks.some((n) => n.ip === event.context.ip)) {
     score += 20;

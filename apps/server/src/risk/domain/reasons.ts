@@ -6,7 +6,6 @@ export const reasonCodes = [
   'first_seen_account',
   'new_device',
   'new_network',
-  'untrusted_device',
   'no_second_factor',
   'recent_login_failures',
   'source_failure_burst',
