@@ -52,9 +52,7 @@ export class HotStateCache implements HotState {
   account(accountId: string): AccountState | undefined {
     const state = this.#accounts.get(accountId);
     if (state === undefined) return undefined;
-    // Refresh recency.
-    this.#accounts.delete(accountId);
-    this.#accounts.set(accountId, state);
+    if (this.#accounts.size > this.#limits.accountsMax / 2) touch(this.#accounts, accountId, state);
     return state ?? undefined;
   }
 
@@ -69,9 +67,8 @@ export class HotStateCache implements HotState {
     if (series === undefined) {
       series = new WindowSeries(seriesLimits);
       this.#series.set(key, series);
-    } else {
-      this.#series.delete(key);
-      this.#series.set(key, series);
+    } else if (this.#series.size > this.#limits.seriesMax / 2) {
+      touch(this.#series, key, series);
     }
     return series;
   }
@@ -158,6 +155,15 @@ export class HotStateCache implements HotState {
     this.#flushingAccounts = new Set();
     this.#flushingSeries = new Set();
   }
+}
+
+/**
+ * Moves an entry to the most recent end. Only done once a map is half full: below that nothing
+ * is evicted, and the reordering would cost every read for nothing.
+ */
+function touch<V>(entries: Map<string, V>, key: string, value: V): void {
+  entries.delete(key);
+  entries.set(key, value);
 }
 
 function evictClean<V>(entries: Map<string, V>, max: number, pinned: (key: string) => boolean): void {

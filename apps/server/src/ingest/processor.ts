@@ -8,6 +8,8 @@ import { handleEvent } from './handle.ts';
 import { HotStateCache, type HotStateLimits } from './hot-state.ts';
 import type { ValidEvent } from './validate.ts';
 
+const yieldToIo = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
 export type SubmitOutcome =
   | { ok: true; decision: Decision; duplicate: boolean }
   | { ok: false; code: 'EVENT_ID_CONFLICT' | 'UNAVAILABLE'; message: string; eventId: string };
@@ -143,6 +145,10 @@ export class IngestProcessor {
 
   async #drain(): Promise<void> {
     for (;;) {
+      // Give pending I/O (requests being read) a turn before each cycle, so concurrent requests
+      // share one group commit. PGlite's queries run on this thread and would otherwise let one
+      // request run start to finish before the next is even parsed.
+      await yieldToIo();
       if (this.#needsRestore) {
         try {
           await this.#restore();

@@ -60,7 +60,7 @@ export async function createPostgresDatabase(): Promise<{ url: string; drop: () 
 }
 
 /** Migrated PGlite data folder, made once per machine and schema, loaded in well under a second. */
-async function pgliteTemplate(): Promise<Blob> {
+export async function pgliteTemplate(): Promise<Blob> {
   // Any change to any migration makes a new template.
   const migrationsDir = new URL('../../src/adapters/db/migrations/', import.meta.url);
   const digest = createHash('sha256');

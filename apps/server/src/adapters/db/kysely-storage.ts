@@ -19,9 +19,6 @@ import type {
 import type { DatabaseHandle } from './database.ts';
 import type { CasesTable, Database } from './schema.ts';
 
-/** Rows per INSERT statement, well under PostgreSQL's 65,535 bind parameters. */
-const rowsPerStatementMax = 500;
-
 function chunks<T>(items: readonly T[], size: number): T[][] {
   const out: T[][] = [];
   for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
@@ -112,35 +109,41 @@ class KyselyEventLog implements EventLog {
 
   async append(records: readonly EventRecord[], openedCases: readonly CaseRecord[]): Promise<number[]> {
     if (records.length === 0 && openedCases.length === 0) return [];
+    // All rows travel as one JSON parameter that the server expands (jsonb_to_recordset): one
+    // statement, one bind value, however many events, and far less client work than bind lists.
     const write = async (db: Kysely<Database>): Promise<number[]> => {
-      const seqById = new Map<string, number>();
-      for (const part of chunks(records, rowsPerStatementMax)) {
-        const rows = await db
-          .insertInto('events')
-          .values(
-            part.map((r) => ({
-              event_id: r.eventId,
-              account_id: r.accountId ?? null,
-              type: r.type,
-              at: new Date(r.atMs),
-              received_at: new Date(r.receivedAtMs),
-              decided_at: new Date(r.decidedAtMs),
-              content_hash: r.contentHash,
-              payload: JSON.stringify(r.event),
-              decision: JSON.stringify(r.decision),
-              outcome: r.decision.decision,
-              score: r.decision.score,
-              policy_version: r.policyVersion,
-            })),
-          )
-          .returning(['event_id', 'seq'])
-          .execute();
-        for (const row of rows) seqById.set(row.event_id, Number(row.seq));
-      }
+      if (records.length === 0) return [];
+      const rows = records.map((r, position) => ({
+        position,
+        event_id: r.eventId,
+        account_id: r.accountId ?? null,
+        type: r.type,
+        at: new Date(r.atMs).toISOString(),
+        received_at: new Date(r.receivedAtMs).toISOString(),
+        decided_at: new Date(r.decidedAtMs).toISOString(),
+        content_hash: r.contentHash,
+        payload: r.event,
+        decision: r.decision,
+        outcome: r.decision.decision,
+        score: r.decision.score,
+        policy_version: r.policyVersion,
+      }));
+      const result = await sql<{ event_id: string; seq: string | number }>`
+        insert into events (event_id, account_id, type, at, received_at, decided_at, content_hash, payload,
+                            decision, outcome, score, policy_version)
+        select e.event_id, e.account_id, e.type, e.at::timestamptz, e.received_at::timestamptz,
+               e.decided_at::timestamptz, e.content_hash, e.payload, e.decision, e.outcome, e.score, e.policy_version
+        from jsonb_to_recordset(${JSON.stringify(rows)}::jsonb)
+             as e(position integer, event_id text, account_id text, type text, at text, received_at text, decided_at text,
+                  content_hash text, payload jsonb, decision jsonb, outcome text, score smallint,
+                  policy_version text)
+        order by e.position
+        returning event_id, seq`.execute(db);
+      const seqById = new Map(result.rows.map((row) => [row.event_id, Number(row.seq)]));
       return records.map((r) => seqById.get(r.eventId) ?? 0);
     };
     // One statement is atomic by itself; more than one needs a transaction.
-    if (openedCases.length === 0 && records.length <= rowsPerStatementMax) return write(this.#db);
+    if (openedCases.length === 0) return write(this.#db);
     return this.#db.transaction().execute(async (trx) => {
       const seqs = await write(trx);
       await insertCases(trx, openedCases);
@@ -206,87 +209,86 @@ class KyselyStateStore implements StateStore {
     accounts: readonly AccountState[];
     series: readonly SeriesRecord[];
   }): Promise<void> {
-    const now = new Date();
+    // Each table's rows travel as one JSON parameter expanded by the server: four statements
+    // per checkpoint however many accounts changed, and little client work.
+    const accounts = checkpoint.accounts.map((a) => ({
+      account_id: a.accountId,
+      state: a,
+      first_seen_at: new Date(a.firstSeenAt).toISOString(),
+      last_seen_at: new Date(a.lastSeenAt).toISOString(),
+      risk: a.risk,
+      open_case_id: a.openCaseId ?? null,
+    }));
+    const devices = checkpoint.accounts.flatMap((a) =>
+      a.devices.map((d) => ({
+        account_id: a.accountId,
+        device_key: d.key,
+        device_id: d.deviceId ?? null,
+        user_agent: d.userAgent,
+        first_seen_at: new Date(d.firstSeenAt).toISOString(),
+        last_seen_at: new Date(d.lastSeenAt).toISOString(),
+        seen_count: d.seenCount,
+        trusted: d.trusted,
+      })),
+    );
+    const sessions = checkpoint.accounts.flatMap((a) =>
+      a.sessions.map((x) => ({
+        account_id: a.accountId,
+        session_id: x.sessionId,
+        issued_at: new Date(x.issuedAt).toISOString(),
+        last_seen_at: new Date(x.lastSeenAt).toISOString(),
+        ip: x.ip,
+        device_key: x.deviceKey,
+      })),
+    );
+    const accountIds = checkpoint.accounts.map((a) => a.accountId);
     await this.#db.transaction().execute(async (trx) => {
-      for (const part of chunks(checkpoint.accounts, rowsPerStatementMax)) {
-        await trx
-          .insertInto('accounts')
-          .values(
-            part.map((a) => ({
-              account_id: a.accountId,
-              state: JSON.stringify(a),
-              first_seen_at: new Date(a.firstSeenAt),
-              last_seen_at: new Date(a.lastSeenAt),
-              risk: a.risk,
-              open_case_id: a.openCaseId ?? null,
-              updated_at: now,
-            })),
-          )
-          .onConflict((oc) =>
-            oc.column('account_id').doUpdateSet((eb) => ({
-              state: eb.ref('excluded.state'),
-              first_seen_at: eb.ref('excluded.first_seen_at'),
-              last_seen_at: eb.ref('excluded.last_seen_at'),
-              risk: eb.ref('excluded.risk'),
-              open_case_id: eb.ref('excluded.open_case_id'),
-              updated_at: eb.ref('excluded.updated_at'),
-            })),
-          )
-          .execute();
+      if (accounts.length > 0) {
+        await sql`
+          insert into accounts (account_id, state, first_seen_at, last_seen_at, risk, open_case_id, updated_at)
+          select a.account_id, a.state, a.first_seen_at::timestamptz, a.last_seen_at::timestamptz, a.risk,
+                 a.open_case_id, now()
+          from jsonb_to_recordset(${JSON.stringify(accounts)}::jsonb)
+               as a(account_id text, state jsonb, first_seen_at text, last_seen_at text, risk smallint, open_case_id text)
+          on conflict (account_id) do update set
+            state = excluded.state, first_seen_at = excluded.first_seen_at, last_seen_at = excluded.last_seen_at,
+            risk = excluded.risk, open_case_id = excluded.open_case_id, updated_at = excluded.updated_at`.execute(
+          trx,
+        );
         // Devices and sessions are projections of the state, rewritten with it.
-        const ids = part.map((a) => a.accountId);
-        await trx
-          .deleteFrom('devices')
-          .where('account_id', '=', sql<string>`any(${sql.val(ids)}::text[])`)
-          .execute();
-        await trx
-          .deleteFrom('sessions')
-          .where('account_id', '=', sql<string>`any(${sql.val(ids)}::text[])`)
-          .execute();
-        const devices = part.flatMap((a) =>
-          a.devices.map((d) => ({
-            account_id: a.accountId,
-            device_key: d.key,
-            device_id: d.deviceId ?? null,
-            user_agent: d.userAgent,
-            first_seen_at: new Date(d.firstSeenAt),
-            last_seen_at: new Date(d.lastSeenAt),
-            seen_count: d.seenCount,
-            trusted: d.trusted,
-          })),
-        );
-        for (const rows of chunks(devices, rowsPerStatementMax))
-          await trx.insertInto('devices').values(rows).execute();
-        const sessions = part.flatMap((a) =>
-          a.sessions.map((s) => ({
-            account_id: a.accountId,
-            session_id: s.sessionId,
-            issued_at: new Date(s.issuedAt),
-            last_seen_at: new Date(s.lastSeenAt),
-            ip: s.ip,
-            device_key: s.deviceKey,
-          })),
-        );
-        for (const rows of chunks(sessions, rowsPerStatementMax))
-          await trx.insertInto('sessions').values(rows).execute();
+        await sql`delete from devices where account_id = any(${accountIds}::text[])`.execute(trx);
+        await sql`delete from sessions where account_id = any(${accountIds}::text[])`.execute(trx);
       }
-      for (const part of chunks(checkpoint.series, rowsPerStatementMax)) {
-        await trx
-          .insertInto('velocity_series')
-          .values(part.map((s) => ({ key: s.key, snapshot: JSON.stringify(s.snapshot), updated_at: now })))
-          .onConflict((oc) =>
-            oc.column('key').doUpdateSet((eb) => ({
-              snapshot: eb.ref('excluded.snapshot'),
-              updated_at: eb.ref('excluded.updated_at'),
-            })),
-          )
-          .execute();
+      if (devices.length > 0) {
+        await sql`
+          insert into devices (account_id, device_key, device_id, user_agent, first_seen_at, last_seen_at, seen_count, trusted)
+          select d.account_id, d.device_key, d.device_id, d.user_agent, d.first_seen_at::timestamptz,
+                 d.last_seen_at::timestamptz, d.seen_count, d.trusted
+          from jsonb_to_recordset(${JSON.stringify(devices)}::jsonb)
+               as d(account_id text, device_key text, device_id text, user_agent text, first_seen_at text,
+                    last_seen_at text, seen_count integer, trusted boolean)`.execute(trx);
       }
-      await trx
-        .insertInto('state_checkpoint')
-        .values({ id: 1, seq: checkpoint.seq, updated_at: now })
-        .onConflict((oc) => oc.column('id').doUpdateSet({ seq: checkpoint.seq, updated_at: now }))
-        .execute();
+      if (sessions.length > 0) {
+        await sql`
+          insert into sessions (account_id, session_id, issued_at, last_seen_at, ip, device_key)
+          select x.account_id, x.session_id, x.issued_at::timestamptz, x.last_seen_at::timestamptz, x.ip, x.device_key
+          from jsonb_to_recordset(${JSON.stringify(sessions)}::jsonb)
+               as x(account_id text, session_id text, issued_at text, last_seen_at text, ip text, device_key text)`.execute(
+          trx,
+        );
+      }
+      if (checkpoint.series.length > 0) {
+        await sql`
+          insert into velocity_series (key, snapshot, updated_at)
+          select v.key, v.snapshot, now()
+          from jsonb_to_recordset(${JSON.stringify(checkpoint.series)}::jsonb) as v(key text, snapshot jsonb)
+          on conflict (key) do update set snapshot = excluded.snapshot, updated_at = excluded.updated_at`.execute(
+          trx,
+        );
+      }
+      await sql`
+        insert into state_checkpoint (id, seq, updated_at) values (1, ${checkpoint.seq}, now())
+        on conflict (id) do update set seq = excluded.seq, updated_at = excluded.updated_at`.execute(trx);
     });
   }
 

@@ -82,10 +82,18 @@ export function emptyAccountState(accountId: string, atMs: number): AccountState
   };
 }
 
+/** Keys already computed per request context: one event asks several times. */
+const deviceKeys = new WeakMap<RequestContext, string>();
+
 /** A device is the store's device id when it has one, else a digest of the user agent. */
 export function deviceKeyOf(context: RequestContext): string {
   if (context.deviceId !== undefined) return `id:${context.deviceId}`;
-  return `ua:${hash('sha256', context.userAgent, 'base64url').slice(0, 16)}`;
+  let key = deviceKeys.get(context);
+  if (key === undefined) {
+    key = `ua:${hash('sha256', context.userAgent, 'base64url').slice(0, 16)}`;
+    deviceKeys.set(context, key);
+  }
+  return key;
 }
 
 /** Appends `item`, dropping the least recently seen entry when that would exceed `max`. */
