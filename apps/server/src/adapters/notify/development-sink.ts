@@ -3,7 +3,7 @@ import type { Clock } from '../../core/clock.ts';
 import { LruMap } from '../../core/lru.ts';
 import { decideForKey, fingerprintOf, type KeptAnswer } from '../../connectors/domain/idempotent-command.ts';
 import type { EmailMessage, NotifyPort, NotifyReceipt, SmsMessage } from '../../connectors/domain/notify.ts';
-import { providerOk, type ProviderResult } from '../../connectors/domain/provider-result.ts';
+import { providerError, providerOk, type ProviderResult } from '../../connectors/domain/provider-result.ts';
 import {
   faultInjector,
   noFaults,
@@ -12,6 +12,9 @@ import {
   type FaultInjector,
 } from '../sandbox/faults.ts';
 import { messageIdFor } from './message-id.ts';
+
+const emailAddress = /^[^@\s]+@[^@\s]+\.[^@\s]+$/;
+const e164 = /^\+[1-9]\d{6,14}$/;
 
 export type SinkMessage =
   | ({ readonly channel: 'email'; readonly messageId: string; readonly atMs: number } & EmailMessage)
@@ -91,6 +94,12 @@ export class DevelopmentNotifySink implements NotifyPort {
     message: EmailMessage | SmsMessage,
     make: (messageId: string, atMs: number) => SinkMessage,
   ): ProviderResult<NotifyReceipt> {
+    // Refuse what a real provider would, so a demo fails where production would.
+    const valid = name === 'sendEmail' ? emailAddress.test(message.to) : e164.test(message.to);
+    if (!valid)
+      return providerError('declined', `cannot deliver to ${message.to}`, {
+        providerCode: 'invalid_recipient',
+      });
     const fingerprint = fingerprintOf(name, { ...message });
     const decision = decideForKey(this.#kept.get(idempotencyKey), fingerprint);
     // A kept answer here is always the receipt this method returned.

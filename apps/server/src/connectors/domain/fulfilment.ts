@@ -199,7 +199,6 @@ export function createOrder(
 export function nextDueAtMs(shipment: Shipment): number | undefined {
   switch (shipment.status) {
     case 'pending':
-    case 'held':
     case 'labelled':
       return shipment.dueAtMs;
     case 'in_transit':
@@ -242,7 +241,6 @@ function stepShipment(
     atMs: due,
   });
   switch (shipment.status) {
-    case 'held':
     case 'pending':
       return shipment.kind === 'digital'
         ? record(shipment, event('digital_delivered'), { status: 'delivered', dueAtMs: undefined })

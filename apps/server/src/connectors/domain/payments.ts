@@ -163,13 +163,19 @@ export interface RefundCommand {
 export type PaymentEventType =
   'payment.updated' | 'refund.updated' | 'dispute.updated' | 'early_fraud_warning.updated';
 
-/** A verified provider webhook, normalised. `providerType` is the provider's own event name. */
+/**
+ * A verified provider webhook, normalised. `providerType` is the provider's own event name.
+ * A payment event only names the payment: its money (refunds, disputes) lives in several provider
+ * objects, so the receiver reads the truth with `getPayment` rather than trusting a snapshot.
+ * Refunds, disputes and warnings are self-contained objects and come whole. Deliveries can be
+ * late, duplicated or out of order: dedupe by `eventId`, order by re-reading.
+ */
 export type PaymentEvent = {
   readonly eventId: string;
   readonly providerType: string;
   readonly createdAtMs: number;
 } & (
-  | { readonly type: 'payment.updated'; readonly payment: PaymentState }
+  | { readonly type: 'payment.updated'; readonly paymentId: string }
   | { readonly type: 'refund.updated'; readonly refund: RefundState }
   | { readonly type: 'dispute.updated'; readonly dispute: Dispute }
   | { readonly type: 'early_fraud_warning.updated'; readonly warning: EarlyFraudWarning }

@@ -104,6 +104,8 @@ export interface SandboxPayment {
   readonly createdAtMs: number;
   readonly capturedAtMs: number | undefined;
   readonly captureKey: string | undefined;
+  readonly voidKey: string | undefined;
+  readonly voidedAtMs: number | undefined;
   readonly refunds: readonly SandboxRefund[];
   readonly disputes: readonly SandboxDispute[];
   readonly warnings: readonly SandboxWarning[];
@@ -358,6 +360,8 @@ export function authorize(input: AuthorizeInput, ctx: MachineContext): Transitio
     createdAtMs: ctx.nowMs,
     capturedAtMs: undefined,
     captureKey: undefined,
+    voidKey: undefined,
+    voidedAtMs: undefined,
     refunds: [],
     disputes: [],
     warnings: [],
@@ -433,11 +437,17 @@ export function capture(
 export function voidAuthorization(
   p: SandboxPayment,
   reason: VoidReason,
+  idempotencyKey: string | undefined,
   ctx: MachineContext,
 ): Transition<PaymentState> {
   if (p.status !== 'authorized') return unexpectedState(p, 'void');
   const rec = new Recorder(ctx, p);
-  const after = finish(p, { ...p, status: 'voided', voidReason: reason }, rec, ctx.nowMs);
+  const after = finish(
+    p,
+    { ...p, status: 'voided', voidReason: reason, voidKey: idempotencyKey, voidedAtMs: ctx.nowMs },
+    rec,
+    ctx.nowMs,
+  );
   rec.event('payment_intent.canceled', { kind: 'payment', payment: viewPayment(after) }, ctx.nowMs);
   return { ok: true, payment: after, value: viewPayment(after), effects: rec.effects() };
 }

@@ -16,6 +16,7 @@ import type {
 import {
   providerError,
   providerOk,
+  type ProviderError,
   type ProviderResult,
 } from '../../../connectors/domain/provider-result.ts';
 import type { Clock } from '../../../core/clock.ts';
@@ -59,6 +60,8 @@ export interface AuthorizeRequest {
   readonly card?: { readonly fingerprint?: string; readonly scenario?: machine.CardScenario };
   /** The store's order id, kept as the provider keeps metadata. */
   readonly reference?: string;
+  /** The checkout's key: a retried checkout gets the same payment, and ids derive from it. */
+  readonly idempotencyKey: string;
 }
 
 export interface WebhookDelivery {
@@ -121,6 +124,10 @@ function stableStringify(value: unknown): string {
   }
   return JSON.stringify(value);
 }
+
+/** Refusals after the command started are kept under the key; validation failures are not. */
+const keptRefusal = (error: ProviderError): boolean =>
+  error.kind !== 'not_found' && !(error.providerCode ?? '').startsWith('parameter_');
 
 const fromRefusal = (r: machine.Refusal) => providerError(r.kind, r.message, { providerCode: r.code });
 const notFound = (what: string) =>
@@ -260,8 +267,9 @@ export function sandboxPayments(options: SandboxPaymentsOptions): SandboxPayment
   /**
    * Runs a command once per idempotency key: the key is claimed in the same transaction as the
    * effect, so a crash leaves neither; a second request with the key answers the stored first
-   * answer (as Stripe does, even when that answer was a refusal). Keys older than the TTL are
-   * forgotten. The same key with other parameters is a conflict.
+   * answer — a refusal of the payment's state (`conflict`) too, as Stripe does. Like Stripe, a
+   * request that never started (unknown payment, invalid parameters) keeps nothing. Keys older
+   * than the TTL are forgotten. The same key with other parameters is a conflict.
    */
   async function once<T>(
     command: string,
@@ -304,6 +312,14 @@ export function sandboxPayments(options: SandboxPaymentsOptions): SandboxPayment
         return stored.response as ProviderResult<T>;
       }
       const answer = plain(await effect(trx));
+      if (!answer.ok && !keptRefusal(answer.error)) {
+        // Nothing was attempted: the key stays free for a corrected request, as on Stripe.
+        await trx
+          .deleteFrom('sandbox_payment_idempotency')
+          .where('idempotency_key', '=', idempotencyKey)
+          .execute();
+        return answer;
+      }
       await trx
         .updateTable('sandbox_payment_idempotency')
         .set({ response: JSON.stringify(answer) })
@@ -423,7 +439,7 @@ export function sandboxPayments(options: SandboxPaymentsOptions): SandboxPayment
       const { paymentId, reason, idempotencyKey } = command;
       return faults.run('voidAuthorization', () =>
         once('voidAuthorization', idempotencyKey, { paymentId, reason }, (trx) =>
-          transition(trx, paymentId, (p, ctx) => machine.voidAuthorization(p, reason, ctx)),
+          transition(trx, paymentId, (p, ctx) => machine.voidAuthorization(p, reason, idempotencyKey, ctx)),
         ),
       );
     },
@@ -542,28 +558,29 @@ export function sandboxPayments(options: SandboxPaymentsOptions): SandboxPayment
       return parseSandboxEvent(rawBody);
     },
 
-    async authorize(request) {
-      const nowMs = clock.now();
-      const basis = `${request.reference ?? ''}:${String(nowMs)}:${stableStringify(request)}`;
-      const outcome = machine.authorize(
-        {
-          paymentId: ids.next('pi', basis),
-          chargeId: ids.next('ch', basis),
-          amount: request.amount,
-          initiator: request.initiator,
-          card: request.card,
-          reference: request.reference,
-        },
-        context(),
-      );
-      if (!outcome.ok) return fromRefusal(outcome.refusal);
-      await db.transaction().execute((trx) => save(trx, undefined, outcome.payment, outcome.effects));
-      const view = plain(outcome.value);
-      if (outcome.payment.status === 'incomplete')
-        return providerError('declined', 'the card was declined', {
-          providerCode: outcome.payment.declineCode,
-        });
-      return providerOk(view);
+    authorize(request) {
+      const { idempotencyKey, ...params } = request;
+      return once('authorize', idempotencyKey, params, async (trx) => {
+        const basis = `${idempotencyKey}:${String(clock.now())}`;
+        const outcome = machine.authorize(
+          {
+            paymentId: ids.next('pi', basis),
+            chargeId: ids.next('ch', basis),
+            amount: request.amount,
+            initiator: request.initiator,
+            card: request.card,
+            reference: request.reference,
+          },
+          context(),
+        );
+        if (!outcome.ok) return fromRefusal(outcome.refusal);
+        await save(trx, undefined, outcome.payment, outcome.effects);
+        if (outcome.payment.status === 'incomplete')
+          return providerError('declined', 'the card was declined', {
+            providerCode: outcome.payment.declineCode,
+          });
+        return providerOk(outcome.value);
+      });
     },
 
     openDispute(request) {
@@ -711,7 +728,9 @@ export function parseSandboxEvent(rawBody: string): WebhookResult {
   let event: PaymentEvent;
   switch (kind) {
     case 'payment':
-      event = { ...base, type: 'payment.updated', payment: fields as unknown as PaymentState };
+      if (typeof fields.paymentId !== 'string')
+        return { ok: false, rejection: 'malformed_payload', message: 'a payment event lacks paymentId' };
+      event = { ...base, type: 'payment.updated', paymentId: fields.paymentId };
       break;
     case 'refund':
       event = { ...base, type: 'refund.updated', refund: fields as unknown as RefundState };
@@ -736,5 +755,5 @@ export function parseSandboxEvent(rawBody: string): WebhookResult {
  * The sandbox tables live in Bulwark's database but are not part of its schema type: this views
  * the same connection through the sandbox's own table types (types only; no runtime change).
  */
-export const sandboxPaymentsDb = (db: Kysely<never>): Kysely<SandboxPaymentsTables> =>
+export const sandboxPaymentsDb = <DB>(db: Kysely<DB>): Kysely<SandboxPaymentsTables> =>
   db as unknown as Kysely<SandboxPaymentsTables>;
