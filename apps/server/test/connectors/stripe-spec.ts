@@ -1,13 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 
-/**
- * Stripe's public reference data (shared/datasets/stripe-openapi, MIT): one recorded example
- * object per resource and a subset of the OpenAPI description. Read from shared/ at test time,
- * never copied into the repository. STRIPE_OPENAPI_DIR points elsewhere when needed.
- */
-const defaultDir = fileURLToPath(new URL('../../../../../shared/datasets/stripe-openapi/', import.meta.url));
-const dir = process.env.STRIPE_OPENAPI_DIR ?? defaultDir;
+import { stripeReferenceDir as dir } from './stripe-reference.ts';
 
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 export type JsonObject = { [key: string]: Json };
