@@ -62,7 +62,8 @@ export class HotStateCache implements HotState {
     this.#dirtyAccounts.add(state.accountId);
   }
 
-  series(key: string): WindowSeries {
+  /** Bound once (an arrow property), so callers can pass it around without a closure per event. */
+  readonly series = (key: string): WindowSeries => {
     let series = this.#series.get(key);
     if (series === undefined) {
       series = new WindowSeries(seriesLimits);
@@ -71,7 +72,7 @@ export class HotStateCache implements HotState {
       touch(this.#series, key, series);
     }
     return series;
-  }
+  };
 
   /** Marks the series an applied event wrote to as changed. */
   markApplied(event: BulwarkEvent): void {

@@ -56,15 +56,26 @@ function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
+/** Whether a string holds what PostgreSQL cannot store: NUL, or an unpaired surrogate (not UTF-8). */
+const isUnstorable = (text: string): boolean => text.includes('\u0000') || !text.isWellFormed();
+
+/** Whether any string inside `value` is unstorable. Allocation-free: it runs on every event. */
+function hasUnstorableString(value: unknown): boolean {
+  if (typeof value === 'string') return isUnstorable(value);
+  if (typeof value !== 'object' || value === null) return false;
+  if (Array.isArray(value)) return value.some(hasUnstorableString);
+  for (const key in value) {
+    if (hasUnstorableString((value as Record<string, unknown>)[key])) return true;
+  }
+  return false;
+}
+
 /**
- * The path of the first string PostgreSQL could not store (a NUL character, or an unpaired
- * surrogate that is not valid UTF-8), if any. Refusing it here keeps one bad event from failing
- * the group write it would share with others.
+ * The path of the first string PostgreSQL could not store, if any. Refusing it here keeps one bad
+ * event from failing the group write it would share with others.
  */
 function findUnstorableString(value: unknown, path: string[]): string | undefined {
-  if (typeof value === 'string') {
-    return value.includes('\u0000') || !value.isWellFormed() ? path.join('.') : undefined;
-  }
+  if (typeof value === 'string') return isUnstorable(value) ? path.join('.') : undefined;
   if (typeof value !== 'object' || value === null) return undefined;
   for (const [key, child] of Object.entries(value)) {
     const found = findUnstorableString(child, [...path, key]);
@@ -120,7 +131,7 @@ export function validateEvent(raw: unknown): Result<ValidEvent, EventProblem> {
     return err(withId(problem));
   }
   const event = parsed.data;
-  const unstorable = findUnstorableString(event, []);
+  const unstorable = hasUnstorableString(event) ? findUnstorableString(event, []) : undefined;
   if (unstorable !== undefined) {
     return err(
       withId({

@@ -209,8 +209,9 @@ class KyselyStateStore implements StateStore {
     accounts: readonly AccountState[];
     series: readonly SeriesRecord[];
   }): Promise<void> {
-    // Each table's rows travel as one JSON parameter expanded by the server: four statements
-    // per checkpoint however many accounts changed, and little client work.
+    // Each table's rows travel as one JSON parameter expanded by the server: three statements
+    // per checkpoint however many accounts changed. Devices and sessions are views over the
+    // account state, so they need no writes of their own.
     const accounts = checkpoint.accounts.map((a) => ({
       account_id: a.accountId,
       state: a,
@@ -219,29 +220,6 @@ class KyselyStateStore implements StateStore {
       risk: a.risk,
       open_case_id: a.openCaseId ?? null,
     }));
-    const devices = checkpoint.accounts.flatMap((a) =>
-      a.devices.map((d) => ({
-        account_id: a.accountId,
-        device_key: d.key,
-        device_id: d.deviceId ?? null,
-        user_agent: d.userAgent,
-        first_seen_at: new Date(d.firstSeenAt).toISOString(),
-        last_seen_at: new Date(d.lastSeenAt).toISOString(),
-        seen_count: d.seenCount,
-        trusted: d.trusted,
-      })),
-    );
-    const sessions = checkpoint.accounts.flatMap((a) =>
-      a.sessions.map((x) => ({
-        account_id: a.accountId,
-        session_id: x.sessionId,
-        issued_at: new Date(x.issuedAt).toISOString(),
-        last_seen_at: new Date(x.lastSeenAt).toISOString(),
-        ip: x.ip,
-        device_key: x.deviceKey,
-      })),
-    );
-    const accountIds = checkpoint.accounts.map((a) => a.accountId);
     await this.#db.transaction().execute(async (trx) => {
       if (accounts.length > 0) {
         await sql`
@@ -253,27 +231,6 @@ class KyselyStateStore implements StateStore {
           on conflict (account_id) do update set
             state = excluded.state, first_seen_at = excluded.first_seen_at, last_seen_at = excluded.last_seen_at,
             risk = excluded.risk, open_case_id = excluded.open_case_id, updated_at = excluded.updated_at`.execute(
-          trx,
-        );
-        // Devices and sessions are projections of the state, rewritten with it.
-        await sql`delete from devices where account_id = any(${accountIds}::text[])`.execute(trx);
-        await sql`delete from sessions where account_id = any(${accountIds}::text[])`.execute(trx);
-      }
-      if (devices.length > 0) {
-        await sql`
-          insert into devices (account_id, device_key, device_id, user_agent, first_seen_at, last_seen_at, seen_count, trusted)
-          select d.account_id, d.device_key, d.device_id, d.user_agent, d.first_seen_at::timestamptz,
-                 d.last_seen_at::timestamptz, d.seen_count, d.trusted
-          from jsonb_to_recordset(${JSON.stringify(devices)}::jsonb)
-               as d(account_id text, device_key text, device_id text, user_agent text, first_seen_at text,
-                    last_seen_at text, seen_count integer, trusted boolean)`.execute(trx);
-      }
-      if (sessions.length > 0) {
-        await sql`
-          insert into sessions (account_id, session_id, issued_at, last_seen_at, ip, device_key)
-          select x.account_id, x.session_id, x.issued_at::timestamptz, x.last_seen_at::timestamptz, x.ip, x.device_key
-          from jsonb_to_recordset(${JSON.stringify(sessions)}::jsonb)
-               as x(account_id text, session_id text, issued_at text, last_seen_at text, ip text, device_key text)`.execute(
           trx,
         );
       }

@@ -31,6 +31,7 @@ export interface AccountsTable {
   updated_at: Timestamp;
 }
 
+/** A view over `accounts.state -> 'devices'` (read-only). */
 export interface DevicesTable {
   account_id: string;
   device_key: string;
@@ -42,6 +43,7 @@ export interface DevicesTable {
   trusted: boolean;
 }
 
+/** A view over `accounts.state -> 'sessions'` (read-only). */
 export interface SessionsTable {
   account_id: string;
   session_id: string;

@@ -11,13 +11,14 @@ import type { WindowSeries } from './velocity.ts';
 export interface HotState {
   account(accountId: string): AccountState | undefined;
   setAccount(state: AccountState): void;
-  series(key: string): WindowSeries;
+  /** Must not depend on `this`: it is handed to the engine as it is. */
+  readonly series: (key: string) => WindowSeries;
 }
 
 function viewOf(event: BulwarkEvent, hot: HotState): RiskView {
   return {
     account: event.accountId === undefined ? undefined : hot.account(event.accountId),
-    series: (key) => hot.series(key),
+    series: hot.series,
   };
 }
 

@@ -43,29 +43,24 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     .addColumn('updated_at', 'timestamptz', (col) => col.notNull())
     .execute();
 
-  await db.schema
-    .createTable('devices')
-    .addColumn('account_id', 'text', (col) => col.notNull())
-    .addColumn('device_key', 'text', (col) => col.notNull())
-    .addColumn('device_id', 'text')
-    .addColumn('user_agent', 'text', (col) => col.notNull())
-    .addColumn('first_seen_at', 'timestamptz', (col) => col.notNull())
-    .addColumn('last_seen_at', 'timestamptz', (col) => col.notNull())
-    .addColumn('seen_count', 'integer', (col) => col.notNull())
-    .addColumn('trusted', 'boolean', (col) => col.notNull())
-    .addPrimaryKeyConstraint('devices_pk', ['account_id', 'device_key'])
-    .execute();
-
-  await db.schema
-    .createTable('sessions')
-    .addColumn('account_id', 'text', (col) => col.notNull())
-    .addColumn('session_id', 'text', (col) => col.notNull())
-    .addColumn('issued_at', 'timestamptz', (col) => col.notNull())
-    .addColumn('last_seen_at', 'timestamptz', (col) => col.notNull())
-    .addColumn('ip', 'text', (col) => col.notNull())
-    .addColumn('device_key', 'text', (col) => col.notNull())
-    .addPrimaryKeyConstraint('sessions_pk', ['account_id', 'session_id'])
-    .execute();
+  // Devices and sessions live inside each account's state (written behind as one document); these
+  // views make them queryable as rows without writing them twice.
+  await sql`
+    create view devices as
+    select a.account_id, d.key as device_key, d."deviceId" as device_id, d."userAgent" as user_agent,
+           to_timestamp(d."firstSeenAt" / 1000.0) as first_seen_at, to_timestamp(d."lastSeenAt" / 1000.0) as last_seen_at,
+           d."seenCount" as seen_count, d.trusted
+    from accounts a
+    cross join lateral jsonb_to_recordset(a.state -> 'devices')
+      as d(key text, "deviceId" text, "userAgent" text, "firstSeenAt" bigint, "lastSeenAt" bigint,
+           "seenCount" integer, trusted boolean)`.execute(db);
+  await sql`
+    create view sessions as
+    select a.account_id, x."sessionId" as session_id, to_timestamp(x."issuedAt" / 1000.0) as issued_at,
+           to_timestamp(x."lastSeenAt" / 1000.0) as last_seen_at, x.ip, x."deviceKey" as device_key
+    from accounts a
+    cross join lateral jsonb_to_recordset(a.state -> 'sessions')
+      as x("sessionId" text, "issuedAt" bigint, "lastSeenAt" bigint, ip text, "deviceKey" text)`.execute(db);
 
   await db.schema
     .createTable('velocity_series')
@@ -107,15 +102,9 @@ export async function up(db: Kysely<unknown>): Promise<void> {
 }
 
 export async function down(db: Kysely<unknown>): Promise<void> {
-  for (const table of [
-    'cases',
-    'api_keys',
-    'state_checkpoint',
-    'velocity_series',
-    'sessions',
-    'devices',
-    'accounts',
-  ]) {
+  await sql`drop view sessions`.execute(db);
+  await sql`drop view devices`.execute(db);
+  for (const table of ['cases', 'api_keys', 'state_checkpoint', 'velocity_series', 'accounts']) {
     await db.schema.dropTable(table).execute();
   }
   await db.schema.dropTable('events').execute();
