@@ -5,17 +5,9 @@
  * that also tries usernames that do not exist. Deterministic for a seed, so runs compare.
  */
 
-/** Small, fast, seedable PRNG (mulberry32): the benchmark needs repeatability, not crypto. */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom } from '../apps/server/src/core/random.ts';
+
+export { seededRandom };
 
 const desktopUserAgents = [
   'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36',

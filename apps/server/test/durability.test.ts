@@ -19,7 +19,8 @@ import {
   startBulwark,
   type RunningServer,
 } from './helpers/processes.ts';
-import { generateTraffic, prng, type TrafficEvent } from './helpers/traffic.ts';
+import { seededRandom as prng } from '../src/core/random.ts';
+import { generateTraffic, type TrafficEvent } from './helpers/traffic.ts';
 
 /**
  * The crash test: the real server as a child process, killed with SIGKILL in the middle of

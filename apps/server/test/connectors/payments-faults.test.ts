@@ -4,11 +4,11 @@ import {
   clockDelay,
   faultConfigSchema,
   faultInjector,
-  seededRandom,
   type FaultRecord,
 } from '../../src/adapters/sandbox/faults.ts';
 import { providerOk, type ProviderResult } from '../../src/connectors/domain/provider-result.ts';
 import { ManualClock } from '../../src/core/clock.ts';
+import { seededRandom } from '../../src/core/random.ts';
 
 /** A stand-in provider effect that counts how often it really ran. */
 function counter(): { effect: () => Promise<ProviderResult<number>>; runs: () => number } {

@@ -4,6 +4,8 @@
  * challenge results. The same options always give the same events.
  */
 
+import { seededRandom as prng } from '../../src/core/random.ts';
+
 export interface TrafficEvent {
   id: string;
   type: string;
@@ -27,18 +29,6 @@ export interface TrafficOptions {
    * needs every allowed sign-in to leave its device known.
    */
   forgetting: boolean;
-}
-
-/** A small seeded PRNG (mulberry32): fast, and the same seed gives the same sequence everywhere. */
-export function prng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 type Episode =

@@ -4,6 +4,7 @@ import {
   type ProviderErrorKind,
   type ProviderResult,
 } from '../../connectors/domain/provider-result.ts';
+import { seededRandom } from '../../core/random.ts';
 
 /**
  * Fault injection for sandbox connectors, by configuration and seed: the same seed and the same
@@ -80,18 +81,6 @@ export const clockDelay =
     clock.advance(ms);
     return Promise.resolve();
   };
-
-/** Uniform numbers in [0, 1) from a 32-bit seed (mulberry32): small, fast, reproducible. */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export interface FaultInjector {
   /**
