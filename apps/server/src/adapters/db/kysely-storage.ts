@@ -170,6 +170,23 @@ class KyselyEventLog implements EventLog {
   }
 }
 
+/** Items per slice when serialising a checkpoint. */
+const checkpointSliceItems = 250;
+
+/**
+ * A JSON array of `toRow(item)`, serialised a slice at a time with a turn for pending I/O between
+ * slices: a checkpoint of thousands of accounts must not stall the requests being answered.
+ * Items are immutable snapshots (states are replaced, never changed), so yielding is safe.
+ */
+async function jsonArrayInSlices<T>(items: readonly T[], toRow: (item: T) => unknown): Promise<string> {
+  const parts: string[] = [];
+  for (let start = 0; start < items.length; start += checkpointSliceItems) {
+    if (start > 0) await new Promise<void>((resolve) => setImmediate(resolve));
+    parts.push(JSON.stringify(items.slice(start, start + checkpointSliceItems).map(toRow)).slice(1, -1));
+  }
+  return `[${parts.join(',')}]`;
+}
+
 class KyselyStateStore implements StateStore {
   readonly #db: Kysely<Database>;
   constructor(db: Kysely<Database>) {
@@ -212,7 +229,7 @@ class KyselyStateStore implements StateStore {
     // Each table's rows travel as one JSON parameter expanded by the server: three statements
     // per checkpoint however many accounts changed. Devices and sessions are views over the
     // account state, so they need no writes of their own.
-    const accounts = checkpoint.accounts.map((a) => ({
+    const accounts = await jsonArrayInSlices(checkpoint.accounts, (a) => ({
       account_id: a.accountId,
       state: a,
       first_seen_at: new Date(a.firstSeenAt).toISOString(),
@@ -220,13 +237,14 @@ class KyselyStateStore implements StateStore {
       risk: a.risk,
       open_case_id: a.openCaseId ?? null,
     }));
+    const series = await jsonArrayInSlices(checkpoint.series, (s) => s);
     await this.#db.transaction().execute(async (trx) => {
-      if (accounts.length > 0) {
+      if (checkpoint.accounts.length > 0) {
         await sql`
           insert into accounts (account_id, state, first_seen_at, last_seen_at, risk, open_case_id, updated_at)
           select a.account_id, a.state, a.first_seen_at::timestamptz, a.last_seen_at::timestamptz, a.risk,
                  a.open_case_id, now()
-          from jsonb_to_recordset(${JSON.stringify(accounts)}::jsonb)
+          from jsonb_to_recordset(${accounts}::jsonb)
                as a(account_id text, state jsonb, first_seen_at text, last_seen_at text, risk smallint, open_case_id text)
           on conflict (account_id) do update set
             state = excluded.state, first_seen_at = excluded.first_seen_at, last_seen_at = excluded.last_seen_at,
@@ -238,7 +256,7 @@ class KyselyStateStore implements StateStore {
         await sql`
           insert into velocity_series (key, snapshot, updated_at)
           select v.key, v.snapshot, now()
-          from jsonb_to_recordset(${JSON.stringify(checkpoint.series)}::jsonb) as v(key text, snapshot jsonb)
+          from jsonb_to_recordset(${series}::jsonb) as v(key text, snapshot jsonb)
           on conflict (key) do update set snapshot = excluded.snapshot, updated_at = excluded.updated_at`.execute(
           trx,
         );
