@@ -1,4 +1,12 @@
-import { existsSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes, createHash } from 'node:crypto';
@@ -112,4 +120,69 @@ export async function freshDatabase(backend: Backend): Promise<StorageWithDataba
 /** A migrated, empty storage on the backend; `close` also removes it. */
 export async function freshStorage(backend: Backend): Promise<Storage> {
   return (await freshDatabase(backend)).storage;
+}
+
+/** A migrated database whose `reopen` is a restart: the connection closed, the same data opened again. */
+export interface RestartableDatabase {
+  readonly db: Kysely<Database>;
+  reopen(): Promise<RestartableDatabase>;
+  close(): Promise<void>;
+}
+
+/**
+ * PGlite in memory (then `reopen` keeps the same instance) unless `onDisk`, which seeds a data
+ * folder from the migrated template so that `reopen` is a new PGlite reading the same files; on
+ * PostgreSQL a fresh database that `reopen` connects to again.
+ */
+export async function restartableDatabase(
+  backend: Backend,
+  options: { readonly onDisk?: boolean } = {},
+): Promise<RestartableDatabase> {
+  if (backend === 'pglite' && options.onDisk !== true) {
+    const fresh = await freshDatabase('pglite');
+    const memory: RestartableDatabase = {
+      db: fresh.db,
+      reopen: () => Promise.resolve(memory),
+      close: () => fresh.close(),
+    };
+    return memory;
+  }
+  if (backend === 'pglite') {
+    const dir = mkdtempSync(join(tmpdir(), 'bulwark-restartable-'));
+    const template = await pgliteTemplate();
+    const open = async (first: boolean): Promise<RestartableDatabase> => {
+      const database = await PGlite.create(dir, first ? { loadDataDir: template } : {});
+      const db = new Kysely<Database>({ dialect: new PGliteDialect(database) });
+      await migrateToLatest(db);
+      return {
+        db,
+        reopen: async () => {
+          await db.destroy();
+          return open(false);
+        },
+        close: async () => {
+          await db.destroy();
+          rmSync(dir, { recursive: true, force: true });
+        },
+      };
+    };
+    return open(true);
+  }
+  const { url, drop } = await createPostgresDatabase();
+  const open = async (): Promise<RestartableDatabase> => {
+    const handle = await openDatabase({ databaseUrl: url, dataDir: 'unused', poolSize: 4 });
+    await migrateToLatest(handle.db);
+    return {
+      db: handle.db,
+      reopen: async () => {
+        await handle.close();
+        return open();
+      },
+      close: async () => {
+        await handle.close();
+        await drop();
+      },
+    };
+  };
+  return open();
 }
