@@ -306,19 +306,22 @@ async function pgliteEmbeddedPhase(options: BenchOptions, tails: readonly string
   } catch (error) {
     phase.error = errorText(error);
   } finally {
-    if (server !== undefined) {
-      const stopped = await stopBulwark(server);
-      phase.exitCode = stopped.exitCode;
-      phase.stopMs = stopped.stopMs;
-      phase.checks.push({
-        name: 'SIGTERM drains and exits 0',
-        ok: stopped.exitCode === 0,
-        detail: `exit ${stopped.exitCode} after ${Math.round(stopped.stopMs)} ms`,
-      });
-    }
+    if (server !== undefined) await recordStop(phase, server);
   }
   attachProfile(options, phase, profile.dir);
   return phase;
+}
+
+/** Stops a server with SIGTERM and records, as a check, that it drained and exited 0. */
+async function recordStop(phase: IngestPhase, server: RunningServer): Promise<void> {
+  const stopped = await stopBulwark(server);
+  phase.exitCode = stopped.exitCode;
+  phase.stopMs = stopped.stopMs;
+  phase.checks.push({
+    name: 'SIGTERM drains and exits 0',
+    ok: stopped.exitCode === 0,
+    detail: `exit ${stopped.exitCode} after ${Math.round(stopped.stopMs)} ms`,
+  });
 }
 
 async function postgresPhase(
@@ -356,16 +359,7 @@ async function postgresPhase(
   } catch (error) {
     phase.error = errorText(error);
   } finally {
-    if (server !== undefined) {
-      const stopped = await stopBulwark(server);
-      phase.exitCode = stopped.exitCode;
-      phase.stopMs = stopped.stopMs;
-      phase.checks.push({
-        name: 'SIGTERM drains and exits 0',
-        ok: stopped.exitCode === 0,
-        detail: `exit ${stopped.exitCode} after ${Math.round(stopped.stopMs)} ms`,
-      });
-    }
+    if (server !== undefined) await recordStop(phase, server);
     if (database !== undefined) {
       try {
         if (phase.error === undefined) {
