@@ -38,7 +38,6 @@ export function handleEvent(
   }
   const { decision, opensCase } = decide(event, atMs, hot, ids);
   apply(event, decision, atMs, hot);
-  hot.markApplied(event);
   prior.set(event.id, { contentHash, decision });
   const record: EventRecord = {
     eventId: event.id,

@@ -74,9 +74,8 @@ export class HotStateCache implements HotState {
     return series;
   };
 
-  /** Marks the series an applied event wrote to as changed. */
-  markApplied(event: BulwarkEvent): void {
-    for (const key of seriesKeysOf(event)) this.#dirtySeries.add(key);
+  seriesChanged(keys: readonly string[]): void {
+    for (const key of keys) this.#dirtySeries.add(key);
   }
 
   /** Loads from the store whatever these events need and memory does not hold. */

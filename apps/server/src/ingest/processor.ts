@@ -283,7 +283,6 @@ export class IngestProcessor {
       await this.#hot.ensureLoaded(page.map((stored) => stored.event));
       for (const stored of page) {
         apply(stored.event, stored.decision, stored.atMs, this.#hot);
-        this.#hot.markApplied(stored.event);
         this.#prior.set(stored.eventId, { contentHash: stored.contentHash, decision: stored.decision });
         seq = stored.seq;
       }

@@ -13,6 +13,8 @@ export interface HotState {
   setAccount(state: AccountState): void;
   /** Must not depend on `this`: it is handed to the engine as it is. */
   readonly series: (key: string) => WindowSeries;
+  /** Told which series an event changed, so only those are written behind. */
+  seriesChanged(keys: readonly string[]): void;
 }
 
 function viewOf(event: BulwarkEvent, hot: HotState): RiskView {
@@ -53,7 +55,7 @@ export function decide(event: BulwarkEvent, atMs: number, hot: HotState, ids: Id
 /** Teaches the state what a decided event means. Used live and when rebuilding from the log. */
 export function apply(event: BulwarkEvent, decision: Decision, atMs: number, hot: HotState): void {
   const view = viewOf(event, hot);
-  recordSeries(event, decision, view, atMs);
+  hot.seriesChanged(recordSeries(event, decision, view, atMs));
   const next = evolveAccount(view.account, event, decision, atMs);
   if (next !== undefined) hot.setAccount(next);
 }

@@ -198,18 +198,32 @@ export function assess(event: BulwarkEvent, view: RiskView, atMs: number): Asses
   }
 }
 
-/** Records the event in the velocity series it feeds. Denied sign-in failures still count. */
-export function recordSeries(event: BulwarkEvent, decision: Decision, view: RiskView, atMs: number): void {
+/**
+ * Records the event in the velocity series it feeds and answers the keys it wrote (the others it
+ * only read). Denied sign-in failures still count.
+ */
+export function recordSeries(
+  event: BulwarkEvent,
+  decision: Decision,
+  view: RiskView,
+  atMs: number,
+): string[] {
   switch (event.type) {
-    case 'login.failed':
-      view.series(keys.failuresByIp(event.context.ip)).record(atMs, 1, event.accountId ?? event.username);
-      if (event.accountId !== undefined) view.series(keys.failuresByAccount(event.accountId)).record(atMs);
-      break;
-    case 'order.placed':
-      if (decision.decision !== 'deny')
-        view.series(keys.ordersByAccount(event.accountId)).record(atMs, event.amount.value);
-      break;
+    case 'login.failed': {
+      const byIp = keys.failuresByIp(event.context.ip);
+      view.series(byIp).record(atMs, 1, event.accountId ?? event.username);
+      if (event.accountId === undefined) return [byIp];
+      const byAccount = keys.failuresByAccount(event.accountId);
+      view.series(byAccount).record(atMs);
+      return [byIp, byAccount];
+    }
+    case 'order.placed': {
+      if (decision.decision === 'deny') return [];
+      const key = keys.ordersByAccount(event.accountId);
+      view.series(key).record(atMs, event.amount.value);
+      return [key];
+    }
     default:
-      break;
+      return [];
   }
 }
