@@ -13,6 +13,7 @@ import { Metrics } from './http/metrics.ts';
 import { IngestProcessor } from './ingest/processor.ts';
 import { IngestService } from './ingest/service.ts';
 import { createLogger } from './logger.ts';
+import { defaultRiskPolicy, type RiskPolicy } from './risk/domain/policy.ts';
 import type { Storage } from './storage/ports.ts';
 import { version } from './version.ts';
 
@@ -36,6 +37,8 @@ export interface ServiceOverrides {
   processMetrics?: boolean;
   /** Storage already opened and migrated (tests share one template database); else from config. */
   storage?: Storage;
+  /** The risk policy to decide with (tests pin one); else the default for the configuration. */
+  policy?: RiskPolicy;
 }
 
 /** Storage chosen by configuration: PostgreSQL when DATABASE_URL is set, else embedded PGlite. */
@@ -61,10 +64,12 @@ export async function createService(config: Config, overrides: ServiceOverrides 
   const logger = overrides.logger ?? createLogger(config.logLevel);
   const storage = overrides.storage ?? (await openStorage(config));
   const metrics = new Metrics({ processMetrics: overrides.processMetrics ?? true });
+  const policy = overrides.policy ?? defaultRiskPolicy();
   const processor = new IngestProcessor({
     storage,
     clock,
     ids,
+    policy,
     metrics,
     onStorageError: (error, during) => {
       logger.error({ err: error, during }, 'storage failed; events in flight were refused with UNAVAILABLE');

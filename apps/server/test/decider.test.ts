@@ -24,8 +24,11 @@ import { HotStateCache } from '../src/ingest/hot-state.ts';
 import { validateEvent } from '../src/ingest/validate.ts';
 import { apply, decide } from '../src/risk/domain/decider.ts';
 import { seriesKeysOf } from '../src/risk/domain/engine.ts';
+import { defaultRiskPolicy } from '../src/risk/domain/policy.ts';
 import { deviceKeyOf, type AccountState } from '../src/risk/domain/state.ts';
 import { propertyParams } from './helpers/fast-check.ts';
+
+const policy = defaultRiskPolicy();
 
 const baseMs = Date.parse('2026-11-25T09:00:00Z');
 const minuteMs = 60_000;
@@ -299,9 +302,9 @@ function play(scenario: Scenario): void {
   let opened: string | undefined;
   for (const step of scenario.steps) {
     const { event, atMs } = valid(step.event);
-    const { decision, opensCase } = decide(event, atMs, hot, ids);
+    const { decision, opensCase } = decide(event, atMs, hot, ids, policy);
     decisionSchema.parse(decision);
-    apply(event, decision, atMs, hot);
+    apply(event, decision, atMs, hot, policy);
     if (opensCase) opened = decision.caseId;
     const expected = step.expect;
     if (expected !== undefined) {
@@ -533,15 +536,15 @@ describe('decider properties', () => {
         const ids = derivedIds();
         const log: { event: BulwarkEvent; decision: Decision; atMs: number }[] = [];
         for (const { event, atMs } of events) {
-          const { decision } = decide(event, atMs, live, ids);
+          const { decision } = decide(event, atMs, live, ids, policy);
           decisionSchema.parse(decision);
-          apply(event, decision, atMs, live);
+          apply(event, decision, atMs, live, policy);
           log.push({ event, decision, atMs });
         }
         // What the event log hands back: JSON, as stored in the database.
         const stored = JSON.parse(JSON.stringify(log)) as typeof log;
         const rebuilt = new HotStateCache(hotLimits);
-        for (const { event, decision, atMs } of stored) apply(event, decision, atMs, rebuilt);
+        for (const { event, decision, atMs } of stored) apply(event, decision, atMs, rebuilt, policy);
 
         const keys = new Set(events.flatMap(({ event }) => seriesKeysOf(event)));
         assert.deepEqual(stateOf(rebuilt, keys), stateOf(live, keys));
@@ -560,12 +563,12 @@ describe('decider properties', () => {
           for (const key of seriesKeysOf(event)) keys.add(key);
           const before = structuredClone(stateOf(hot, keys));
           const eventBefore = structuredClone(event);
-          const first = decide(event, atMs, hot, ids);
+          const first = decide(event, atMs, hot, ids, policy);
           assert.deepEqual(stateOf(hot, keys), before, `decide changed state on ${event.id}`);
           assert.deepEqual(event, eventBefore);
           // Nothing changed, so deciding again answers the same.
-          assert.deepEqual(decide(event, atMs, hot, ids), first);
-          apply(event, first.decision, atMs, hot);
+          assert.deepEqual(decide(event, atMs, hot, ids, policy), first);
+          apply(event, first.decision, atMs, hot, policy);
         }
       }),
       propertyParams(150),

@@ -1,7 +1,7 @@
 import type { Decision } from '@bulwark/contracts';
 import type { IdGenerator } from '../core/ids.ts';
 import { apply, decide } from '../risk/domain/decider.ts';
-import { policyVersion } from '../risk/domain/engine.ts';
+import type { RiskPolicy } from '../risk/domain/policy.ts';
 import type { CaseRecord, EventRecord, PriorOutcome } from '../storage/ports.ts';
 import type { HotStateCache } from './hot-state.ts';
 import type { ValidEvent } from './validate.ts';
@@ -27,6 +27,7 @@ export function handleEvent(
   hot: HotStateCache,
   prior: PriorOutcomes,
   ids: IdGenerator,
+  policy: RiskPolicy,
   times: { receivedAtMs: number; decidedAtMs: number },
 ): HandleOutcome {
   const { event, atMs, contentHash } = valid;
@@ -36,8 +37,8 @@ export function handleEvent(
       ? { kind: 'duplicate', decision: known.decision }
       : { kind: 'conflict', eventId: event.id };
   }
-  const { decision, opensCase } = decide(event, atMs, hot, ids);
-  apply(event, decision, atMs, hot);
+  const { decision, opensCase } = decide(event, atMs, hot, ids, policy);
+  apply(event, decision, atMs, hot, policy);
   prior.set(event.id, { contentHash, decision });
   const record: EventRecord = {
     eventId: event.id,
@@ -49,7 +50,7 @@ export function handleEvent(
     contentHash,
     event,
     decision,
-    policyVersion,
+    policyVersion: policy.version,
   };
   let openedCase: CaseRecord | undefined;
   if (opensCase && decision.caseId !== undefined && event.type === 'account.compromised') {

@@ -3,6 +3,7 @@ import type { Clock } from '../core/clock.ts';
 import type { IdGenerator } from '../core/ids.ts';
 import { LruMap } from '../core/lru.ts';
 import { apply } from '../risk/domain/decider.ts';
+import type { RiskPolicy } from '../risk/domain/policy.ts';
 import type { CaseRecord, EventRecord, PriorOutcome, Storage } from '../storage/ports.ts';
 import { handleEvent } from './handle.ts';
 import { HotStateCache, type HotStateLimits } from './hot-state.ts';
@@ -50,6 +51,7 @@ export class IngestProcessor {
   readonly #storage: Storage;
   readonly #clock: Clock;
   readonly #ids: IdGenerator;
+  readonly #policy: RiskPolicy;
   readonly #options: ProcessorOptions;
   readonly #metrics: ProcessorMetrics | undefined;
   readonly #onStorageError: StorageErrorListener | undefined;
@@ -69,6 +71,7 @@ export class IngestProcessor {
     storage: Storage;
     clock: Clock;
     ids: IdGenerator;
+    policy: RiskPolicy;
     options: ProcessorOptions;
     metrics?: ProcessorMetrics;
     onStorageError?: StorageErrorListener;
@@ -77,6 +80,7 @@ export class IngestProcessor {
     this.#storage = deps.storage;
     this.#clock = deps.clock;
     this.#ids = deps.ids;
+    this.#policy = deps.policy;
     this.#options = deps.options;
     this.#metrics = deps.metrics;
     this.#hot = new HotStateCache(deps.options, deps.storage.state);
@@ -197,7 +201,7 @@ export class IngestProcessor {
     const cases: CaseRecord[] = [];
     const answers: { pending: Pending; outcome: SubmitOutcome }[] = [];
     for (const pending of batch) {
-      const outcome = handleEvent(pending.valid, this.#hot, this.#prior, this.#ids, {
+      const outcome = handleEvent(pending.valid, this.#hot, this.#prior, this.#ids, this.#policy, {
         receivedAtMs: pending.receivedAtMs,
         decidedAtMs: this.#clock.now(),
       });
@@ -282,7 +286,7 @@ export class IngestProcessor {
       if (page.length === 0) break;
       await this.#hot.ensureLoaded(page.map((stored) => stored.event));
       for (const stored of page) {
-        apply(stored.event, stored.decision, stored.atMs, this.#hot);
+        apply(stored.event, stored.decision, stored.atMs, this.#hot, this.#policy);
         this.#prior.set(stored.eventId, { contentHash: stored.contentHash, decision: stored.decision });
         seq = stored.seq;
       }

@@ -5,6 +5,7 @@ import { derivedIds } from '../core/ids.ts';
 import { handleEvent } from '../ingest/handle.ts';
 import { HotStateCache } from '../ingest/hot-state.ts';
 import { validateEvent } from '../ingest/validate.ts';
+import { defaultRiskPolicy, type RiskPolicy } from '../risk/domain/policy.ts';
 import type { PriorOutcome } from '../storage/ports.ts';
 
 export interface ReplaySummary {
@@ -26,6 +27,7 @@ export async function replay(
   input: Readable,
   output: Writable,
   report: (line: string) => void,
+  policy: RiskPolicy = defaultRiskPolicy(),
 ): Promise<ReplaySummary> {
   // Nothing is ever evicted: without a store, forgetting would change later decisions.
   const hot = new HotStateCache({ accountsMax: Number.MAX_SAFE_INTEGER, seriesMax: Number.MAX_SAFE_INTEGER });
@@ -64,7 +66,10 @@ export async function replay(
       return;
     }
     const atMs = valid.value.atMs;
-    const outcome = handleEvent(valid.value, hot, prior, ids, { receivedAtMs: atMs, decidedAtMs: atMs });
+    const outcome = handleEvent(valid.value, hot, prior, ids, policy, {
+      receivedAtMs: atMs,
+      decidedAtMs: atMs,
+    });
     if (outcome.kind === 'conflict') {
       fail(summary.lines, {
         eventId: outcome.eventId,

@@ -3,6 +3,7 @@ import type { IdGenerator } from '../../core/ids.ts';
 import { assess, recordSeries, type RiskView } from './engine.ts';
 import { evolveAccount, type AccountState } from './state.ts';
 import type { WindowSeries } from './velocity.ts';
+import type { RiskPolicy } from './policy.ts';
 
 /**
  * The state the decider reads and updates, already in memory. Whoever calls the decider makes
@@ -17,10 +18,11 @@ export interface HotState {
   seriesChanged(keys: readonly string[]): void;
 }
 
-function viewOf(event: BulwarkEvent, hot: HotState): RiskView {
+function viewOf(event: BulwarkEvent, hot: HotState, policy: RiskPolicy): RiskView {
   return {
     account: event.accountId === undefined ? undefined : hot.account(event.accountId),
     series: hot.series,
+    policy,
   };
 }
 
@@ -31,8 +33,14 @@ export interface Decided {
 }
 
 /** Decides one event. Reads state, changes nothing. */
-export function decide(event: BulwarkEvent, atMs: number, hot: HotState, ids: IdGenerator): Decided {
-  const view = viewOf(event, hot);
+export function decide(
+  event: BulwarkEvent,
+  atMs: number,
+  hot: HotState,
+  ids: IdGenerator,
+  policy: RiskPolicy,
+): Decided {
+  const view = viewOf(event, hot, policy);
   const assessment = assess(event, view, atMs);
   // Key order follows the contract so that serialized decisions are stable.
   const decision: Decision = {
@@ -53,8 +61,14 @@ export function decide(event: BulwarkEvent, atMs: number, hot: HotState, ids: Id
 }
 
 /** Teaches the state what a decided event means. Used live and when rebuilding from the log. */
-export function apply(event: BulwarkEvent, decision: Decision, atMs: number, hot: HotState): void {
-  const view = viewOf(event, hot);
+export function apply(
+  event: BulwarkEvent,
+  decision: Decision,
+  atMs: number,
+  hot: HotState,
+  policy: RiskPolicy,
+): void {
+  const view = viewOf(event, hot, policy);
   hot.seriesChanged(recordSeries(event, decision, view, atMs));
   const next = evolveAccount(view.account, event, decision, atMs);
   if (next !== undefined) hot.setAccount(next);

@@ -3,18 +3,18 @@ import { hourMs, minuteMs, dayMs } from '../../core/time.ts';
 import { deviceKeyOf, type AccountState } from './state.ts';
 import type { SeriesLimits, WindowSeries } from './velocity.ts';
 import type { ReasonCode } from './reasons.ts';
+import type { RiskPolicy } from './policy.ts';
 
 /**
  * The baseline risk policy: a small, explainable set of detectors over the account's own
  * history and a few velocity windows. The login-risk and order-risk work replaces and extends the
  * detectors; the shape (assess → decision, record → windows) stays.
  */
-export const policyVersion = 'baseline-1';
-
-/** What the engine may read: the account's state and velocity series by key. */
+/** What the engine may read: the account's state, velocity series by key, and the policy. */
 export interface RiskView {
   readonly account: AccountState | undefined;
   series(key: string): WindowSeries;
+  readonly policy: RiskPolicy;
 }
 
 export interface Assessment {
