@@ -1,21 +1,43 @@
+import type { BulwarkEvent } from '@bulwark/contracts';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { AccountService } from './accounts/service.ts';
 import { migrateToLatest, openDatabase } from './adapters/db/database.ts';
-import { kyselyStorage } from './adapters/db/kysely-storage.ts';
+import { databaseOf, kyselyStorage } from './adapters/db/kysely-storage.ts';
+import { SandboxStoreFollower } from './adapters/sandbox/store-follower.ts';
+import { SandboxWorld } from './adapters/sandbox/world.ts';
+import { ContainmentEngine } from './containment/engine.ts';
+import type { OwnerContact } from './containment/steps.ts';
+import { firstSuspiciousSignInMs } from './containment/suspicion.ts';
+import type { HotStateCache } from './ingest/hot-state.ts';
 import { ApiKeys } from './auth/api-keys.ts';
 import { CaseService } from './cases/service.ts';
 import type { Config } from './config/config.ts';
 import { systemClock, type Clock } from './core/clock.ts';
 import { randomIds, type IdGenerator } from './core/ids.ts';
 import { buildApp } from './http/app.ts';
+import { createConsoleDeps } from './http/console/deps.ts';
 import { Metrics } from './http/metrics.ts';
 import { IngestProcessor } from './ingest/processor.ts';
 import { IngestService } from './ingest/service.ts';
 import { createLogger } from './logger.ts';
-import { defaultRiskPolicy, type RiskPolicy } from './risk/domain/policy.ts';
+import { withLoginPolicy, type RiskPolicy } from './risk/domain/policy.ts';
+import { loadIpLookup } from './adapters/ip/load.ts';
+import { readOperatorLists } from './adapters/login/operator-lists.ts';
+import { defaultLoginPolicy, defaultOperatorLists, type OperatorLists } from './risk/domain/login/policy.ts';
 import type { Storage } from './storage/ports.ts';
 import { version } from './version.ts';
+import { DevelopmentNotifySink } from './adapters/notify/development-sink.ts';
+import { HttpSmsGateway } from './adapters/notify/sms-gateway.ts';
+import { SmtpEmailSender } from './adapters/notify/smtp.ts';
+import type { NotifyPort } from './connectors/domain/notify.ts';
+import { countryName } from './verify/domain/device.ts';
+import { defaultCommonPasswordsPath, loadCommonPasswords, PasswordService } from './verify/passwords.ts';
+import { VerificationService } from './verify/service.ts';
+import { recordingSink } from './verify/recording-sink.ts';
+import type { VerificationStore } from './verify/ports.ts';
+import { bundledRiskPolicy } from './rules/bundled.ts';
+import { RuleSetService } from './rules/service.ts';
 
 export interface Service {
   readonly app: FastifyInstance;
@@ -23,6 +45,10 @@ export interface Service {
   readonly apiKeys: ApiKeys;
   readonly processor: IngestProcessor;
   readonly logger: Logger;
+  /** Step-up challenges and owner alerts; `drainOutbox()` handles logged events now. */
+  readonly verification: VerificationService;
+  /** Where verification messages and alerts go (SMTP/SMS gateway when configured, else the dev sink). */
+  readonly notify: NotifyPort;
   /** Listens on the configured host and port; answers the base URL. */
   listen(): Promise<string>;
   /** Stops taking requests, answers those in flight, writes pending state, closes storage. */
@@ -39,6 +65,139 @@ export interface ServiceOverrides {
   storage?: Storage;
   /** The risk policy to decide with (tests pin one); else the default for the configuration. */
   policy?: RiskPolicy;
+  /** Where messages go; else chosen by configuration (SMTP / SMS gateway / development sink). */
+  notify?: NotifyPort;
+}
+
+/**
+ * The risk policy the server and replay decide with: the embedded defaults plus the shipped IP
+ * tables (read once here) and the operator's allow/deny lists. Replay uses the same, so a
+ * replayed file gets the server's decisions.
+ */
+export function loadRiskPolicy(lists: OperatorLists = defaultOperatorLists): RiskPolicy {
+  return withLoginPolicy(bundledRiskPolicy(), defaultLoginPolicy(lists), loadIpLookup());
+}
+
+/** The stored event log, oldest first, up to `limit` events (backtests over what happened). */
+async function readLog(storage: Storage, limit: number): Promise<{ event: BulwarkEvent; atMs: number }[]> {
+  const out: { event: BulwarkEvent; atMs: number }[] = [];
+  let after = 0;
+  while (out.length < limit) {
+    const page = await storage.events.readAfter(after, Math.min(2000, limit - out.length));
+    if (page.length === 0) break;
+    for (const stored of page) out.push({ event: stored.event, atMs: stored.atMs });
+    after = page.at(-1)?.seq ?? after;
+  }
+  return out;
+}
+
+/**
+ * Messages to shoppers: e-mail over SMTP when BULWARK_SMTP_HOST is set, SMS through the HTTP
+ * gateway when BULWARK_SMS_GATEWAY_URL is set; whatever is not configured goes to the development
+ * sink (logged, nothing leaves the machine).
+ */
+export function createNotifier(
+  config: Config,
+  clock: Clock,
+  logger: Logger,
+  devMessages?: VerificationStore,
+): NotifyPort & { close(): void } {
+  const logged = new DevelopmentNotifySink({ logger, clock });
+  const sink = devMessages === undefined ? logged : recordingSink(logged, devMessages, clock);
+  const smtp =
+    config.smtpHost === undefined
+      ? undefined
+      : new SmtpEmailSender({
+          host: config.smtpHost,
+          port: config.smtpPort,
+          secure: config.smtpSecure,
+          requireTls: config.smtpRequireTls,
+          auth:
+            config.smtpUser === undefined
+              ? undefined
+              : { user: config.smtpUser, pass: config.smtpPassword ?? '' },
+          from: config.smtpFrom,
+          messageIdDomain: new URL(config.publicUrl).hostname,
+          timeoutMs: 10_000,
+          clock,
+        });
+  const sms =
+    config.smsGatewayUrl === undefined
+      ? undefined
+      : new HttpSmsGateway({
+          baseUrl: config.smsGatewayUrl,
+          apiKey: config.smsGatewayKey ?? '',
+          senderId: config.smsSenderId,
+          timeoutMs: 10_000,
+        });
+  return {
+    sendEmail: (command) => (smtp ?? sink).sendEmail(command),
+    sendSms: (command) => (sms ?? sink).sendSms(command),
+    close: () => smtp?.close(),
+  };
+}
+
+/**
+ * Containment: the engine that runs playbooks, on the connectors the configuration names. With
+ * `sandbox` the embedded store, payment provider and carrier share Bulwark's database, and a
+ * follower of the event log plays the store's part (orders placed, archived, sessions opened)
+ * so a demo or drill shows the whole story; the warehouse and provider move on the real clock.
+ */
+function startContainment(deps: {
+  config: Config;
+  storage: Storage;
+  clock: Clock;
+  logger: Logger;
+  notify: NotifyPort;
+  hot: HotStateCache;
+}): { world: SandboxWorld | undefined; engine: ContainmentEngine | undefined; stop(): Promise<void> } {
+  const { config, storage, clock, logger } = deps;
+  const db = databaseOf(storage);
+  if (config.connectors === 'none' || db === undefined) {
+    return { world: undefined, engine: undefined, stop: () => Promise.resolve() };
+  }
+  const world = new SandboxWorld({
+    db,
+    clock,
+    logger,
+    webhookSecret: config.secret,
+    notify: deps.notify,
+  });
+  const contactOf = async (accountId: string): Promise<OwnerContact | undefined> => {
+    const account = deps.hot.account(accountId) ?? (await storage.state.loadAccounts([accountId]))[0];
+    if (account?.email === undefined && account?.phone === undefined) return undefined;
+    return { email: account.email, phone: account.phone, locale: config.ownerLocale };
+  };
+  const engine = new ContainmentEngine({
+    runs: storage.containment,
+    ports: world.ports,
+    clock,
+    storeName: config.storeName,
+    contactOf,
+    firstSuspiciousSignInMs: (accountId, beforeMs) =>
+      firstSuspiciousSignInMs(storage.events, accountId, beforeMs),
+    onError: (error) =>
+      logger.error({ err: error }, 'containment step failed unexpectedly; it will be retried'),
+    onSettled: ({ claimed, settled }) => {
+      if (settled.state === 'escalated') {
+        logger.warn(
+          { caseId: claimed.run.caseId, step: settled.stepKey, error: settled.lastError },
+          'containment step escalated to a person',
+        );
+      }
+    },
+  });
+  const store = new SandboxStoreFollower({ events: storage.events, world, db, logger });
+  engine.start();
+  store.start();
+  return {
+    world,
+    engine,
+    async stop() {
+      await store.stop();
+      await engine.stop();
+    },
+  };
 }
 
 /** Storage chosen by configuration: PostgreSQL when DATABASE_URL is set, else embedded PGlite. */
@@ -64,7 +223,20 @@ export async function createService(config: Config, overrides: ServiceOverrides 
   const logger = overrides.logger ?? createLogger(config.logLevel);
   const storage = overrides.storage ?? (await openStorage(config));
   const metrics = new Metrics({ processMetrics: overrides.processMetrics ?? true });
-  const policy = overrides.policy ?? defaultRiskPolicy();
+  // The rule set, shadow set and model the database names replace the embedded ones.
+  const rules = new RuleSetService({
+    store: storage.ruleSets,
+    clock,
+    basePolicy: overrides.policy ?? loadRiskPolicy(readOperatorLists(config.loginListsFile)),
+    onShadowError: (error) => logger.error({ err: error }, 'recording shadow rule verdicts failed'),
+  });
+  let policy: RiskPolicy;
+  try {
+    policy = await rules.load();
+  } catch (error) {
+    await storage.close();
+    throw error;
+  }
   const processor = new IngestProcessor({
     storage,
     clock,
@@ -74,6 +246,7 @@ export async function createService(config: Config, overrides: ServiceOverrides 
     onStorageError: (error, during) => {
       logger.error({ err: error, during }, 'storage failed; events in flight were refused with UNAVAILABLE');
     },
+    onShadow: (records) => rules.recordShadow(records),
     options: {
       accountsMax: config.accountsCachedMax,
       seriesMax: config.seriesCachedMax,
@@ -90,6 +263,7 @@ export async function createService(config: Config, overrides: ServiceOverrides 
     await storage.close();
     throw error;
   }
+  rules.onPolicy((next) => processor.setPolicy(next));
   const ingest = new IngestService({
     processor,
     clock,
@@ -99,6 +273,46 @@ export async function createService(config: Config, overrides: ServiceOverrides 
       onRefused: (code) => metrics.eventErrors.inc({ code }),
     },
   });
+  const notifier = createNotifier(config, clock, logger, storage.verification);
+  const notify = overrides.notify ?? notifier;
+  const ipIntel = policy.ipIntel;
+  const verification = new VerificationService({
+    store: storage.verification,
+    events: storage.events,
+    ingest,
+    cases: new CaseService({ storage }),
+    ids,
+    notify,
+    clock,
+    logger,
+    secret: config.secret,
+    options: {
+      publicUrl: config.publicUrl.replace(/\/+$/, ''),
+      storeName: config.storeName,
+      rpId: config.webauthnRpId ?? new URL(config.publicUrl).hostname,
+      origins: config.webauthnOrigins
+        .split(',')
+        .map((origin) => origin.trim())
+        .filter((origin) => origin.length > 0),
+      alertsEnabled: config.alertsEnabled,
+      placeOf: (ip, locale) => {
+        const country = ipIntel.lookup(ip).country;
+        return country === undefined ? undefined : countryName(country, locale);
+      },
+    },
+  });
+  const passwords = new PasswordService({
+    store: storage.verification,
+    common: loadCommonPasswords(defaultCommonPasswordsPath),
+  });
+  // The alert outbox follows the event log; a failed step is retried on the next tick.
+  const outboxTimer = setInterval(() => {
+    verification.drainOutbox().catch((error: unknown) => {
+      logger.warn({ err: error }, 'alert outbox step failed; retrying');
+    });
+  }, config.alertPollIntervalMs);
+  outboxTimer.unref();
+  const containment = startContainment({ config, storage, clock, logger, notify, hot: processor.hot });
   const apiKeys = new ApiKeys(storage.apiKeys, clock);
   let ready = false;
   let draining = false;
@@ -111,6 +325,15 @@ export async function createService(config: Config, overrides: ServiceOverrides 
     accounts: new AccountService({ storage, hot: processor.hot }),
     cases: new CaseService({ storage }),
     apiKeys,
+    decisionLog: storage.events,
+    rules: { service: rules, readLog: (limit) => readLog(storage, limit) },
+    console: createConsoleDeps({
+      store: storage.console,
+      clock,
+      secret: config.secret,
+      secureCookies: config.nodeEnv === 'production',
+    }),
+    verification: { service: verification, passwords, storeName: config.storeName },
     metrics,
     version,
     isReady: () => ready,
@@ -124,6 +347,8 @@ export async function createService(config: Config, overrides: ServiceOverrides 
     apiKeys,
     processor,
     logger,
+    verification,
+    notify,
     async listen() {
       await app.listen({ host: config.host, port: config.port });
       ready = true;
@@ -136,7 +361,12 @@ export async function createService(config: Config, overrides: ServiceOverrides 
       stopping ??= (async () => {
         ready = false;
         draining = true;
+        clearInterval(outboxTimer);
         await app.close();
+        // The outbox step in flight finishes before storage closes (its cursor is saved).
+        await verification.drainOutbox().catch(() => 0);
+        await containment.stop();
+        notifier.close();
         await processor.stop();
         await storage.close();
       })();

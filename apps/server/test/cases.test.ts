@@ -31,10 +31,12 @@ for (const backend of backends()) {
         const response = await t.request('POST', '/v1/events', order(`o-${i}`, `order-${i}`, at));
         assert.equal(response.status, 200);
       }
+      // Archived half an hour after it was placed: an order hidden within minutes would itself
+      // open containment (order risk), and this suite is about the owner's report opening it.
       await t.request('POST', '/v1/events', {
         id: 'arch-1',
         type: 'order.archived',
-        at: '2026-11-25T08:31:00Z',
+        at: '2026-11-25T09:00:30Z',
         accountId: 'victim',
         context,
         orderId: 'order-2',

@@ -74,9 +74,10 @@ for (const backend of backends()) {
       );
       const decision = decisionSchema.parse(response.body);
       assert.equal(decision.decision, 'challenge');
+      // Ten minutes after the owner's sign-in from elsewhere: also a concurrent sign-in (login risk).
       assert.deepEqual(
         decision.reasons.map((r) => r.code),
-        ['new_device', 'new_network'],
+        ['new_device', 'new_network', 'concurrent_login'],
       );
       assert.ok(decision.challenge !== undefined && decision.challenge.methods.includes('passkey'));
     });

@@ -3,6 +3,7 @@ import { sql } from 'kysely';
 import { after, before, describe, test } from 'node:test';
 import type { BulwarkEvent, Decision, DecisionOutcome } from '@bulwark/contracts';
 import type { AccountState, DeviceRecord, SessionRecord } from '../src/risk/domain/state.ts';
+import type { AnalystRecord, AuditEntry, ConsoleSessionRecord } from '../src/storage/console-ports.ts';
 import type {
   ApiKeyRecord,
   CaseRecord,
@@ -374,6 +375,52 @@ export function runStorageSuite(backend: Backend): void {
         assert.deepEqual(await events.readAccount('page-none', { limit: 10 }), []);
       });
 
+      test('readDecisions pages every account newest first, narrowed by outcome, reason and account', async () => {
+        const { events } = storage;
+        const records = [
+          loginRecord('dec-1', 'dec-acct-1', 0),
+          loginRecord('dec-2', 'dec-acct-2', minuteMs, 'challenge'),
+          anonymousFailureRecord('dec-3', 2 * minuteMs),
+          loginRecord('dec-4', 'dec-acct-1', 3 * minuteMs, 'challenge'),
+          loginRecord('dec-5', 'dec-acct-1', 4 * minuteMs),
+        ];
+        const seqs = await events.append(records, []);
+        const all = records.map((r, i) => stored(r, seqs[i] ?? 0));
+        // Bounded by the seq after the last record: other tests share this database.
+        const beforeSeq = (seqs[4] ?? 0) + 1;
+        const newestFirst = [...all].reverse();
+        assert.deepEqual(await events.readDecisions({ beforeSeq, limit: 5 }), newestFirst);
+        assert.deepEqual(await events.readDecisions({ beforeSeq, limit: 2 }), newestFirst.slice(0, 2));
+        assert.deepEqual(
+          await events.readDecisions({ beforeSeq: seqs[3] ?? 0, limit: 2 }),
+          newestFirst.slice(2, 4),
+        );
+        assert.deepEqual(
+          await events
+            .readDecisions({ beforeSeq, limit: 10, decision: 'challenge' })
+            .then((r) => r.slice(0, 2)),
+          [all[3], all[1]],
+        );
+        assert.deepEqual(await events.readDecisions({ beforeSeq, limit: 10, accountId: 'dec-acct-1' }), [
+          all[4],
+          all[3],
+          all[0],
+        ]);
+        assert.deepEqual(
+          await events.readDecisions({
+            beforeSeq,
+            limit: 10,
+            accountId: 'dec-acct-1',
+            reasonCode: 'new_device',
+          }),
+          [all[3]],
+        );
+        assert.deepEqual(
+          await events.readDecisions({ beforeSeq, limit: 10, accountId: 'dec-acct-1', decision: 'deny' }),
+          [],
+        );
+      });
+
       test('readAfter answers the events after a seq, oldest first, up to the limit', async () => {
         const { events } = storage;
         const records = [
@@ -389,6 +436,91 @@ export function runStorageSuite(backend: Backend): void {
         assert.deepEqual(await events.readAfter(seqs[1] ?? 0, 2), all.slice(2, 4));
         assert.deepEqual(await events.readAfter(seqs[3] ?? 0, 100), all.slice(4));
         assert.deepEqual(await events.readAfter(seqs[4] ?? 0, 100), []);
+      });
+    });
+
+    describe('ConsoleStore', () => {
+      const analyst = (analystId: string, name: string): AnalystRecord => ({
+        analystId,
+        name,
+        role: 'admin',
+        passwordHash: '$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA',
+        totpSecret: 'JBSWY3DPEHPK3PXP',
+        createdAtMs: baseMs,
+        disabledAtMs: undefined,
+      });
+
+      test('analysts: names are unique; a TOTP step is used once and never an older one', async () => {
+        const store = storage.console;
+        const before = await store.countAnalysts();
+        assert.equal(await store.insertAnalyst(analyst('an-1', 'ana')), 'created');
+        assert.equal(await store.insertAnalyst(analyst('an-2', 'ana')), 'name_taken');
+        assert.deepEqual(await store.findAnalystByName('ana'), analyst('an-1', 'ana'));
+        assert.deepEqual(await store.findAnalyst('an-1'), analyst('an-1', 'ana'));
+        assert.equal(await store.findAnalyst('an-2'), undefined);
+        assert.equal(await store.countAnalysts(), before + 1);
+        assert.equal(await store.useTotpStep('an-1', 100), true);
+        assert.equal(await store.useTotpStep('an-1', 100), false);
+        assert.equal(await store.useTotpStep('an-1', 99), false);
+        assert.equal(await store.useTotpStep('an-1', 101), true);
+      });
+
+      test('sessions round-trip, are touched and ended; link nonces are spent once', async () => {
+        const store = storage.console;
+        const session: ConsoleSessionRecord = {
+          tokenHash: 'hash-session-1',
+          kind: 'shopper',
+          subjectId: 'acct-9',
+          createdAtMs: baseMs,
+          lastSeenAtMs: baseMs,
+          expiresAtMs: baseMs + 60 * minuteMs,
+          endedAtMs: undefined,
+        };
+        await store.insertSession(session);
+        assert.deepEqual(await store.findSession('hash-session-1'), session);
+        await store.touchSession('hash-session-1', baseMs + minuteMs);
+        await store.endSession('hash-session-1', baseMs + 2 * minuteMs);
+        await store.endSession('hash-session-1', baseMs + 3 * minuteMs);
+        assert.deepEqual(await store.findSession('hash-session-1'), {
+          ...session,
+          lastSeenAtMs: baseMs + minuteMs,
+          endedAtMs: baseMs + 2 * minuteMs,
+        });
+        assert.equal(await store.findSession('hash-none'), undefined);
+        assert.equal(await store.useLinkNonce('nonce-1', 'acct-9', baseMs), true);
+        assert.equal(await store.useLinkNonce('nonce-1', 'acct-9', baseMs), false);
+      });
+
+      test('the audit log pages newest first and refuses changes', async () => {
+        // On the database the test can also reach with raw SQL.
+        const store = under.storage.console;
+        const entry = (action: string): AuditEntry => ({
+          atMs: baseMs,
+          actorKind: 'analyst',
+          actorId: 'an-1',
+          action,
+          target: 'acct-1',
+          outcome: 'ok',
+          ip: '127.0.0.1',
+          detail: { status: 200 },
+        });
+        await store.appendAudit([entry('first'), entry('second'), entry('third')]);
+        const page = await store.readAudit({ limit: 2 });
+        assert.deepEqual(
+          page.map((e) => e.action),
+          ['third', 'second'],
+        );
+        assert.deepEqual(page[0], { ...entry('third'), seq: page[0]?.seq });
+        const next = await store.readAudit({ beforeSeq: page[1]?.seq ?? 0, limit: 1 });
+        assert.deepEqual(
+          next.map((e) => e.action),
+          ['first'],
+        );
+        await assert.rejects(
+          sql`update console_audit set action = 'changed'`.execute(under.db),
+          /append-only/,
+        );
+        await assert.rejects(sql`delete from console_audit`.execute(under.db), /append-only/);
       });
     });
 

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { decisionSchema, reasonSchema } from './decisions.ts';
+import { moneySchema } from './money.ts';
 import { eventErrorSchema } from './errors.ts';
 
 export const batchResponseSchema = z.object({
@@ -62,6 +63,15 @@ export const caseViewSchema = z.object({
   reportedBy: z.string(),
   openedAt: z.string(),
   since: z.string().optional(),
+  /** The containment run: its playbook and where it stands (absent when no playbook applied). */
+  run: z
+    .object({
+      playbook: z.string(),
+      status: z.enum(['running', 'completed', 'escalated']),
+      decidedAt: z.string(),
+      finishedAt: z.string().optional(),
+    })
+    .optional(),
   steps: z.array(
     z.object({
       step: z.string(),
@@ -69,15 +79,32 @@ export const caseViewSchema = z.object({
       state: z.string(),
       attempts: z.number().int(),
       updatedAt: z.string(),
+      doneAt: z.string().optional(),
+      /** Why the step is retrying or escalated. */
+      lastError: z.string().optional(),
+      /** What the provider answered (references, amounts, states). */
+      outcome: z.record(z.string(), z.unknown()).optional(),
     }),
   ),
   orders: z.array(
     z.object({
       orderId: z.string(),
+      /** The provider-confirmed payment outcome: voided, refunded, nothing_captured, disputed, unconfirmed, … */
       payment: z.string(),
+      /** The carrier-confirmed shipment outcome: held, cancelled, returned, delivered_not_stopped, … */
       shipment: z.string(),
+      archived: z.boolean().optional(),
+      amount: moneySchema.optional(),
+      paymentId: z.string().optional(),
+      refundIds: z.array(z.string()).optional(),
+      /** Minor units the provider confirmed voided or refunded. */
+      confirmedMinor: z.number().int().optional(),
+      giftCards: z.object({ deactivated: z.number().int(), redeemed: z.number().int() }).optional(),
     }),
   ),
+  /** True when every order's outcome is provider-confirmed. */
+  receiptComplete: z.boolean().optional(),
+  notification: z.object({ channel: z.string(), messageId: z.string(), sentAt: z.string() }).optional(),
 });
 export type CaseView = z.infer<typeof caseViewSchema>;
 

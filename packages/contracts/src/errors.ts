@@ -18,6 +18,22 @@ export const errorCodes = [
   'RATE_LIMITED',
   'UNAVAILABLE',
   'INTERNAL_ERROR',
+  // The console (apps/server/src/console): a role or CSRF token that does not allow the call.
+  'FORBIDDEN',
+  // Step-up verification (apps/server/src/verify).
+  'CODE_INVALID',
+  'CODE_EXPIRED',
+  'CODE_REUSED',
+  'ATTEMPTS_EXCEEDED',
+  'CHALLENGE_CLOSED',
+  'METHOD_NOT_AVAILABLE',
+  'TOKEN_INVALID',
+  'TOKEN_EXPIRED',
+  'TOKEN_USED',
+  'WEBAUTHN_FAILED',
+  'DELIVERY_FAILED',
+  'RULES_INVALID',
+  'MODEL_INVALID',
 ] as const;
 export type ErrorCode = (typeof errorCodes)[number];
 

@@ -102,37 +102,50 @@ export const orderItemSchema = z.object({
   quantity: z.number().int().positive().max(1_000_000),
   unitPrice: moneySchema,
 });
-export const orderPlacedSchema = z.object({
-  ...base,
-  type: z.literal('order.placed'),
-  context: requestContextSchema,
-  orderId: shortString,
-  amount: moneySchema,
-  items: z.array(orderItemSchema).min(1).max(orderItemsCountMax),
-  shipping: z
-    .object({
-      addressId: shortString.optional(),
-      country: z
+export const orderPlacedSchema = z
+  .object({
+    ...base,
+    type: z.literal('order.placed'),
+    context: requestContextSchema,
+    orderId: shortString,
+    amount: moneySchema,
+    items: z.array(orderItemSchema).min(1).max(orderItemsCountMax),
+    shipping: z
+      .object({
+        addressId: shortString.optional(),
+        country: z
+          .string()
+          .regex(/^[A-Z]{2}$/, { error: 'must be an ISO 3166-1 alpha-2 code' })
+          .optional(),
+        postalCode: z.string().max(32).optional(),
+      })
+      .optional(),
+    payment: z.object({
+      method: z.enum(paymentMethods),
+      cardFingerprint: shortString.optional(),
+      bin: z
+        .string()
+        .regex(/^\d{6,8}$/, { error: 'must be 6 to 8 digits' })
+        .optional(),
+      cardCountry: z
         .string()
         .regex(/^[A-Z]{2}$/, { error: 'must be an ISO 3166-1 alpha-2 code' })
         .optional(),
-      postalCode: z.string().max(32).optional(),
-    })
-    .optional(),
-  payment: z.object({
-    method: z.enum(paymentMethods),
-    cardFingerprint: shortString.optional(),
-    bin: z
-      .string()
-      .regex(/^\d{6,8}$/, { error: 'must be 6 to 8 digits' })
-      .optional(),
-    cardCountry: z
-      .string()
-      .regex(/^[A-Z]{2}$/, { error: 'must be an ISO 3166-1 alpha-2 code' })
-      .optional(),
-  }),
-  delivery: z.object({ email: z.string().max(stringFieldLengthMax).optional() }).optional(),
-});
+    }),
+    delivery: z.object({ email: z.string().max(stringFieldLengthMax).optional() }).optional(),
+  })
+  .superRefine((order, ctx) => {
+    // One order is one currency: velocity sums and rules compare amounts as numbers.
+    order.items.forEach((item, i) => {
+      if (item.unitPrice.currency !== order.amount.currency) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['items', i, 'unitPrice', 'currency'],
+          message: `currency ${item.unitPrice.currency} differs from the order's ${order.amount.currency}; one order is one currency`,
+        });
+      }
+    });
+  });
 
 export const orderArchivedSchema = z.object({
   ...base,

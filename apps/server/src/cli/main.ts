@@ -1,13 +1,20 @@
 import { createReadStream, createWriteStream } from 'node:fs';
 import { once } from 'node:events';
+import { writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig, type Config } from '../config/config.ts';
 import { migrateToLatest, openDatabase } from '../adapters/db/database.ts';
 import { ApiKeys } from '../auth/api-keys.ts';
 import { systemClock } from '../core/clock.ts';
-import { createService, openStorage } from '../main.ts';
-import { replay } from '../sim/replay.ts';
+import { createService, loadRiskPolicy, openStorage } from '../main.ts';
+import { replay, type ReplaySummary } from '../sim/replay.ts';
+import { replayWithStore } from '../sim/store-replay.ts';
+import { evalCommand, simulateCommand, UsageError } from './login-commands.ts';
+import { readOperatorLists } from '../adapters/login/operator-lists.ts';
+import { analystsCommand } from './analysts.ts';
+import { modelCommand, rulesCommand, rulesUsage } from '../rules/cli.ts';
 import { version } from '../version.ts';
+import { passwordsCommand, passwordsUsage } from '../verify/cli.ts';
 
 const usage = `bulwark ${version}
 
@@ -15,7 +22,14 @@ Usage:
   bulwark start [--host 127.0.0.1] [--port 8080] [--data ./data]
   bulwark migrate [--data DIR]
   bulwark keys create --name NAME [--data DIR]     prints the new key alone on stdout
-  bulwark replay EVENTS.jsonl --out DECISIONS.jsonl
+  bulwark analysts create --name NAME --role viewer|analyst|admin [--password-stdin] [--data DIR]
+  bulwark replay EVENTS.jsonl --out DECISIONS.jsonl [--login-lists FILE] [--enforcement observe]
+                 [--store sandbox --report REPORT.json]   the store acts too; containment runs on event time
+  bulwark simulate logins --out EVENTS.jsonl --labels LABELS.jsonl [--seed N] [--users N] [--days N] [--attacks N]
+  bulwark eval logins [--seed N] [--users N] [--days N] [--attacks N] [--out REPORT.md]
+  bulwark eval rba FILE.csv                        the public RBA data set's CSV format
+${rulesUsage}
+${passwordsUsage}
 
 DATABASE_URL (postgres://…) uses PostgreSQL instead of the embedded database in --data.
 Every setting is also read from the environment: see the README's configuration table.
@@ -48,6 +62,11 @@ async function start(args: string[], env: NodeJS.ProcessEnv, io: Io): Promise<nu
   io.out(`Bulwark ${version} is ready (${where})\n`);
   io.out(`  API:      ${url}/v1/events\n`);
   io.out(`  OpenAPI:  ${url}/v1/openapi.json\n`);
+  const signInHint =
+    (await service.storage.console.countAnalysts()) > 0
+      ? ''
+      : '   (no analyst yet: stop, run `bulwark analysts create --name NAME --role admin`, start again)';
+  io.out(`  Console:  ${url}/console/${signInHint}\n`);
   io.out(`  Health:   ${url}/readyz   Metrics: ${url}/metrics\n`);
   if (firstKey !== undefined) {
     io.out(`  API key (shown once, keep it): ${firstKey}\n`);
@@ -109,13 +128,28 @@ async function keys(args: string[], env: NodeJS.ProcessEnv, io: Io): Promise<num
 async function replayCommand(args: string[], io: Io): Promise<number> {
   const { values, positionals } = parseArgs({
     args,
-    options: { out: { type: 'string' } },
+    options: {
+      out: { type: 'string' },
+      store: { type: 'string' },
+      report: { type: 'string' },
+      'login-lists': { type: 'string' },
+      enforcement: { type: 'string' },
+    },
     allowPositionals: true,
     strict: true,
   });
   const [inputPath] = positionals;
-  if (inputPath === undefined || values.out === undefined || positionals.length !== 1) {
-    io.err('usage: bulwark replay EVENTS.jsonl --out DECISIONS.jsonl\n');
+  const withStore = values.store !== undefined || values.report !== undefined;
+  if (
+    inputPath === undefined ||
+    values.out === undefined ||
+    positionals.length !== 1 ||
+    (withStore && (values.store !== 'sandbox' || values.report === undefined)) ||
+    (values.enforcement !== undefined && values.enforcement !== 'enforce' && values.enforcement !== 'observe')
+  ) {
+    io.err(
+      'usage: bulwark replay EVENTS.jsonl --out DECISIONS.jsonl [--login-lists FILE] [--store sandbox --report REPORT.json] [--enforcement enforce|observe]\n',
+    );
     return 2;
   }
   const input = createReadStream(inputPath);
@@ -125,7 +159,17 @@ async function replayCommand(args: string[], io: Io): Promise<number> {
     once(input, 'error').then(([error]) => Promise.reject(error as Error)),
   ]);
   const output = createWriteStream(values.out);
-  const summary = await replay(input, output, (line) => io.err(`${line}\n`));
+  // The same operator lists as the server (BULWARK_LOGIN_LISTS_FILE) give the server's decisions.
+  const loaded = loadRiskPolicy(readOperatorLists(values['login-lists']));
+  const policy = values.enforcement === 'observe' ? { ...loaded, enforcement: 'observe' as const } : loaded;
+  let summary: ReplaySummary;
+  if (withStore && values.report !== undefined) {
+    const result = await replayWithStore(input, output, (line) => io.err(`${line}\n`), { policy });
+    summary = result.summary;
+    await writeFile(values.report, `${JSON.stringify(result.report, null, 2)}\n`);
+  } else {
+    summary = await replay(input, output, (line) => io.err(`${line}\n`), policy);
+  }
   output.end();
   await once(output, 'finish');
   io.err(`replayed ${summary.lines} lines: ${summary.decided} decisions, ${summary.errors} errors\n`);
@@ -143,8 +187,29 @@ export async function runCli(argv: string[], env: NodeJS.ProcessEnv, io: Io): Pr
         return await migrate(args, env, io);
       case 'keys':
         return await keys(args, env, io);
+      case 'analysts':
+        return await analystsCommand(
+          args,
+          (values) => configFrom(env, values),
+          async () => {
+            const chunks: Buffer[] = [];
+            for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+            return Buffer.concat(chunks).toString('utf8');
+          },
+          io,
+        );
       case 'replay':
         return await replayCommand(args, io);
+      case 'passwords':
+        return await passwordsCommand(args, (values) => configFrom(env, values), openStorage, io);
+      case 'rules':
+        return rulesCommand(args, loadRiskPolicy, io);
+      case 'model':
+        return await modelCommand(args, loadRiskPolicy, (values) => configFrom(env, values), openStorage, io);
+      case 'simulate':
+        return await simulateCommand(args, io);
+      case 'eval':
+        return await evalCommand(args, io);
       case '--version':
         io.out(`${version}\n`);
         return 0;
@@ -159,6 +224,10 @@ export async function runCli(argv: string[], env: NodeJS.ProcessEnv, io: Io): Pr
         return 2;
     }
   } catch (error) {
+    if (error instanceof UsageError) {
+      io.err(`bulwark ${command ?? ''}: ${error.message}\n`);
+      return 2;
+    }
     if (error instanceof ConfigError) {
       io.err(`${error.message}\n`);
       return 78;

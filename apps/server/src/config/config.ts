@@ -30,6 +30,41 @@ export const configSchema = z
     seriesCachedMax: integer(400_000, 100, 50_000_000),
     priorOutcomesMax: integer(200_000, 100, 50_000_000),
     databasePoolSize: integer(8, 1, 100),
+    /** Operator allow/deny lists of networks and devices for login risk (JSON; docs/login-risk.md). */
+    loginListsFile: z.string().min(1).optional(),
+    // ---- step-up verification, owner alerts (verify/) ----
+    /** Where shoppers reach this server: links in e-mails and the WebAuthn origin derive from it. */
+    publicUrl: z.url({ protocol: /^https?$/ }).default('http://localhost:8080'),
+    /** The store's name in every message and page, so the owner recognises the sender. */
+    storeName: z.string().min(1).max(80).default('Your store'),
+    /** WebAuthn relying-party id; the public URL's host name when not set. */
+    webauthnRpId: z.string().min(1).optional(),
+    /** Extra origins (comma-separated) allowed to run passkey ceremonies, e.g. the store's own site. */
+    webauthnOrigins: z.string().default(''),
+    /** New-device and sensitive-change alerts to the owner: on by default. */
+    /**
+     * What containment acts on: `sandbox` runs the embedded store, payment provider and carrier
+     * (demo and drills; the server plays the store from the events it decides), `none` opens
+     * cases and plans runs without acting (until a real store connector is configured).
+     */
+    connectors: z.enum(['sandbox', 'none']).default('sandbox'),
+    /** The language of owner messages sent by containment. */
+    ownerLocale: z.enum(['en', 'ja']).default('en'),
+    /** `observe`: detectors score and explain but never challenge, hold, deny or open a case. */
+    enforcement: z.enum(['enforce', 'observe']).default('enforce'),
+    alertsEnabled: z.stringbool().default(true),
+    /** How often the alert worker follows the event log (the promise is "within 60 s"). */
+    alertPollIntervalMs: integer(1000, 50, 30_000),
+    smtpHost: z.string().min(1).optional(),
+    smtpPort: integer(587, 1, 65535),
+    smtpSecure: z.stringbool().default(false),
+    smtpRequireTls: z.stringbool().default(false),
+    smtpUser: z.string().min(1).optional(),
+    smtpPassword: z.string().min(1).optional(),
+    smtpFrom: z.string().min(3).default('Bulwark <security@localhost>'),
+    smsGatewayUrl: z.url({ protocol: /^https?$/ }).optional(),
+    smsGatewayKey: z.string().min(1).optional(),
+    smsSenderId: z.string().min(1).max(20).default('Bulwark'),
   })
   .superRefine((config, ctx) => {
     if (config.nodeEnv !== 'production') return;
@@ -68,6 +103,26 @@ export const environmentNames = {
   seriesCachedMax: 'BULWARK_SERIES_CACHED_MAX',
   priorOutcomesMax: 'BULWARK_PRIOR_OUTCOMES_MAX',
   databasePoolSize: 'BULWARK_DATABASE_POOL_SIZE',
+  loginListsFile: 'BULWARK_LOGIN_LISTS_FILE',
+  publicUrl: 'BULWARK_PUBLIC_URL',
+  storeName: 'BULWARK_STORE_NAME',
+  webauthnRpId: 'BULWARK_WEBAUTHN_RP_ID',
+  webauthnOrigins: 'BULWARK_WEBAUTHN_ORIGINS',
+  connectors: 'BULWARK_CONNECTORS',
+  ownerLocale: 'BULWARK_OWNER_LOCALE',
+  enforcement: 'BULWARK_ENFORCEMENT',
+  alertsEnabled: 'BULWARK_ALERTS_ENABLED',
+  alertPollIntervalMs: 'BULWARK_ALERT_POLL_INTERVAL_MS',
+  smtpHost: 'BULWARK_SMTP_HOST',
+  smtpPort: 'BULWARK_SMTP_PORT',
+  smtpSecure: 'BULWARK_SMTP_SECURE',
+  smtpRequireTls: 'BULWARK_SMTP_REQUIRE_TLS',
+  smtpUser: 'BULWARK_SMTP_USER',
+  smtpPassword: 'BULWARK_SMTP_PASSWORD',
+  smtpFrom: 'BULWARK_SMTP_FROM',
+  smsGatewayUrl: 'BULWARK_SMS_GATEWAY_URL',
+  smsGatewayKey: 'BULWARK_SMS_GATEWAY_KEY',
+  smsSenderId: 'BULWARK_SMS_SENDER_ID',
 } as const satisfies Record<keyof z.infer<typeof configSchema>, string>;
 
 /** Settings that also have a command-line flag are reported under both names. */

@@ -13,12 +13,22 @@ import type { Clock } from '../core/clock.ts';
 import { AppError, isAppError } from '../core/errors.ts';
 import type { IdGenerator } from '../core/ids.ts';
 import type { IngestService } from '../ingest/service.ts';
+import type { EventLog } from '../storage/ports.ts';
+import type { ConsoleDeps } from './console/deps.ts';
+import { registerConsoleRoutes } from './console/routes.ts';
 import { errorBody, statusOf } from './errors.ts';
 import type { Metrics } from './metrics.ts';
 import { FailureLimiter } from './failure-limiter.ts';
 import { registerAccountRoutes } from './routes/accounts.ts';
+import { registerRuleRoutes, type RuleRouteDeps } from './routes/rules.ts';
+import { registerDecisionRoutes } from './routes/decisions.ts';
 import { registerEventRoutes } from './routes/events.ts';
 import { registerSystemRoutes } from './routes/system.ts';
+import { registerChallengeRoutes } from './routes/challenges.ts';
+import { registerPageRoutes } from './routes/pages.ts';
+import { registerPasswordRoutes } from './routes/passwords.ts';
+import type { VerificationService } from '../verify/service.ts';
+import type { PasswordService } from '../verify/passwords.ts';
 
 export interface AppDeps {
   readonly logger: FastifyBaseLogger;
@@ -29,6 +39,16 @@ export interface AppDeps {
   readonly accounts: AccountService;
   readonly cases: CaseService;
   readonly apiKeys: ApiKeys;
+  /** The decision log across accounts (`GET /v1/decisions`). */
+  readonly decisionLog: Pick<EventLog, 'readDecisions'>;
+  /** The console and security center; absent, `/v1` takes API keys only and no pages are served. */
+  readonly console?: ConsoleDeps;
+  /** Step-up verification, owner alerts and hosted pages (verify/); absent, those routes are not served. */
+  readonly verification?: {
+    readonly service: VerificationService;
+    readonly passwords: PasswordService;
+    readonly storeName: string;
+  };
   readonly metrics: Metrics;
   readonly version: string;
   /** Readiness: true once the service answers and until it starts draining. */
@@ -36,7 +56,15 @@ export interface AppDeps {
   /** True from the moment shutdown begins: new requests are refused, connections closed. */
   readonly isDraining: () => boolean;
   readonly checkStorage: () => Promise<void>;
+  /** Order rule sets, models and backtests; absent, `/v1/rules` is not served. */
+  readonly rules?: RuleRouteDeps;
 }
+
+/**
+ * Paths a shopper reaches without the store's API key: hosted verification pages (each addressed
+ * by a signed token) and the Pwned Passwords range API. Both keep their own per-address limits.
+ */
+export const publicPathPrefixes = ['/pages/', '/range/'] as const;
 
 /** Request ids from the caller are kept when they look sane; otherwise a new one is made. */
 const requestIdPattern = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -60,6 +88,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     // Draining is answered below in the contract's error shape, not Fastify's own.
     return503OnClosing: false,
     requestIdHeader: false,
+    // Signed link tokens travel as a path parameter (/pages/alert/<token>); Fastify's default is 100.
+    routerOptions: { maxParamLength: 1100 },
     genReqId: (request) => {
       const given = request.headers['x-request-id'];
       return typeof given === 'string' && requestIdPattern.test(given) ? given : randomUUID();
@@ -103,6 +133,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   const failures = new FailureLimiter({ failuresPerWindowMax: 30, windowMs: 60_000, clock: deps.clock });
   app.addHook('onRequest', async (request, reply) => {
+    if (publicPathPrefixes.some((prefix) => request.url.startsWith(prefix))) return;
     if (!request.url.startsWith('/v1/') || request.url.startsWith('/v1/openapi.json')) return;
     if (failures.isBlocked(request.ip)) {
       return sendError(
@@ -112,6 +143,14 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       );
     }
     const header = request.headers.authorization;
+    // Without an Authorization header, a console session cookie (and, for state-changing calls,
+    // its X-CSRF-Token header) may stand in for the key: docs/console.md.
+    if (header === undefined && deps.console?.gate.hasSessionCookie(request) === true) {
+      const refusal = await deps.console.gate.authorizeApi(request);
+      if (refusal === undefined) return undefined;
+      if (refusal.code === 'UNAUTHORIZED') failures.recordFailure(request.ip);
+      return sendError(reply, refusal.code, refusal.message);
+    }
     const presented =
       header?.startsWith('Bearer ') === true ? header.slice('Bearer '.length).trim() : undefined;
     const key = presented === undefined ? undefined : await deps.apiKeys.verify(presented);
@@ -165,6 +204,17 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   registerSystemRoutes(app, deps);
   registerEventRoutes(app, deps);
   registerAccountRoutes(app, deps);
+  if (deps.verification !== undefined) {
+    registerChallengeRoutes(app, deps.verification.service);
+    registerPasswordRoutes(app, { passwords: deps.verification.passwords, clock: deps.clock });
+    registerPageRoutes(app, {
+      verification: deps.verification.service,
+      storeName: deps.verification.storeName,
+    });
+  }
+  registerRuleRoutes(app, deps);
+  registerDecisionRoutes(app, deps);
+  if (deps.console !== undefined) registerConsoleRoutes(app, deps, deps.console);
   await app.ready();
   return app;
 }

@@ -15,6 +15,20 @@ export const statusOf: Record<ErrorCode, number> = {
   RATE_LIMITED: 429,
   UNAVAILABLE: 503,
   INTERNAL_ERROR: 500,
+  FORBIDDEN: 403,
+  CODE_INVALID: 422,
+  CODE_EXPIRED: 410,
+  CODE_REUSED: 409,
+  ATTEMPTS_EXCEEDED: 429,
+  CHALLENGE_CLOSED: 409,
+  METHOD_NOT_AVAILABLE: 422,
+  TOKEN_INVALID: 400,
+  TOKEN_EXPIRED: 410,
+  TOKEN_USED: 409,
+  WEBAUTHN_FAILED: 422,
+  DELIVERY_FAILED: 502,
+  RULES_INVALID: 422,
+  MODEL_INVALID: 422,
 };
 
 export function errorBody(code: ErrorCode, message: string, field?: string): ErrorBody {

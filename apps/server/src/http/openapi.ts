@@ -4,11 +4,16 @@ import {
   batchResponseSchema,
   caseViewSchema,
   compromisedRequestSchema,
+  decisionListSchema,
   decisionSchema,
   errorBodySchema,
   eventSchema,
+  securityCenterLinkRequestSchema,
+  securityCenterLinkSchema,
 } from '@bulwark/contracts';
 import { z } from 'zod';
+import { ruleOpenApiPaths } from './routes/rules-openapi.ts';
+import { verifyOpenApiPaths } from './routes/verify-openapi.ts';
 
 const json = (schema: z.ZodType) => ({
   'application/json': { schema: z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) },
@@ -122,6 +127,32 @@ export function buildOpenApiDocument(version: string): Record<string, unknown> {
           },
         },
       },
+      '/v1/decisions': {
+        get: {
+          summary: 'Decisions of every account, newest first (docs/console.md).',
+          parameters: ['decision', 'reason', 'accountId', 'before', 'limit'].map((name) => ({
+            name,
+            in: 'query',
+            schema: { type: name === 'before' || name === 'limit' ? 'integer' : 'string' },
+          })),
+          responses: {
+            '200': { description: 'A page of decisions.', content: json(decisionListSchema) },
+            '400': errorResponse('Invalid filter.'),
+          },
+        },
+      },
+      '/v1/security-center/links': {
+        post: {
+          summary: "A one-time, signed link to a shopper's security center (docs/console.md).",
+          requestBody: { content: json(securityCenterLinkRequestSchema) },
+          responses: {
+            '200': { description: 'The link.', content: json(securityCenterLinkSchema) },
+            '400': errorResponse('Invalid request.'),
+          },
+        },
+      },
+      ...ruleOpenApiPaths(errorResponse),
+      ...verifyOpenApiPaths(errorResponse),
       '/healthz': {
         get: { summary: 'Liveness.', security: [], responses: { '200': { description: 'Alive.' } } },
       },

@@ -2,12 +2,21 @@ import type { Decision } from '@bulwark/contracts';
 import type { IdGenerator } from '../core/ids.ts';
 import { apply, decide } from '../risk/domain/decider.ts';
 import type { RiskPolicy } from '../risk/domain/policy.ts';
+import { defaultPlaybookSelector } from '../containment/domain/triggers.ts';
+import type { ShadowVerdict } from '../risk/domain/orders/assess.ts';
 import type { CaseRecord, EventRecord, PriorOutcome } from '../storage/ports.ts';
 import type { HotStateCache } from './hot-state.ts';
 import type { ValidEvent } from './validate.ts';
 
 export type HandleOutcome =
-  | { kind: 'decided'; decision: Decision; record: EventRecord; openedCase: CaseRecord | undefined }
+  | {
+      kind: 'decided';
+      decision: Decision;
+      record: EventRecord;
+      openedCase: CaseRecord | undefined;
+      /** The shadow rule set's verdict on an order, to record beside the decision. */
+      shadow?: ShadowVerdict | undefined;
+    }
   | { kind: 'duplicate'; decision: Decision }
   | { kind: 'conflict'; eventId: string };
 
@@ -37,7 +46,7 @@ export function handleEvent(
       ? { kind: 'duplicate', decision: known.decision }
       : { kind: 'conflict', eventId: event.id };
   }
-  const { decision, opensCase } = decide(event, atMs, hot, ids, policy);
+  const { decision, opensCase, shadow } = decide(event, atMs, hot, ids, policy);
   apply(event, decision, atMs, hot, policy);
   prior.set(event.id, { contentHash, decision });
   const record: EventRecord = {
@@ -53,16 +62,21 @@ export function handleEvent(
     policyVersion: policy.version,
   };
   let openedCase: CaseRecord | undefined;
-  if (opensCase && decision.caseId !== undefined && event.type === 'account.compromised') {
+  if (opensCase && decision.caseId !== undefined && event.accountId !== undefined) {
+    const chosen = (policy.playbooks ?? defaultPlaybookSelector()).choose(event, decision);
     openedCase = {
       caseId: decision.caseId,
       accountId: event.accountId,
       status: 'open',
-      reportedBy: event.reportedBy,
+      reportedBy: event.type === 'account.compromised' ? event.reportedBy : 'bulwark',
       openedAtMs: times.decidedAtMs,
-      sinceMs: event.since === undefined ? undefined : Date.parse(event.since),
+      sinceMs:
+        event.type === 'account.compromised' && event.since !== undefined
+          ? Date.parse(event.since)
+          : undefined,
       openedByEventId: event.id,
+      run: chosen === undefined ? undefined : { playbook: chosen.playbook, orderId: chosen.orderId },
     };
   }
-  return { kind: 'decided', decision, record, openedCase };
+  return { kind: 'decided', decision, record, openedCase, shadow };
 }

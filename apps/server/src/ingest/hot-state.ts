@@ -1,6 +1,7 @@
 import type { BulwarkEvent } from '@bulwark/contracts';
 import type { HotState } from '../risk/domain/decider.ts';
-import { seriesKeysOf, seriesLimits } from '../risk/domain/engine.ts';
+import { seriesKeysOf, seriesLimitsOf } from '../risk/domain/engine.ts';
+import { defaultRiskPolicy, type RiskPolicy } from '../risk/domain/policy.ts';
 import type { AccountState } from '../risk/domain/state.ts';
 import { WindowSeries } from '../risk/domain/velocity.ts';
 import type { SeriesRecord, StateStore } from '../storage/ports.ts';
@@ -34,9 +35,13 @@ export class HotStateCache implements HotState {
   #flushingAccounts = new Set<string>();
   #flushingSeries = new Set<string>();
 
-  constructor(limits: HotStateLimits, store?: StateStore) {
+  /** Which series an event needs depends on the policy (login keys use IP and user-agent data). */
+  readonly #policy: RiskPolicy;
+
+  constructor(limits: HotStateLimits, store?: StateStore, policy: RiskPolicy = defaultRiskPolicy()) {
     this.#limits = limits;
     this.#store = store;
+    this.#policy = policy;
   }
 
   get accountCount(): number {
@@ -66,7 +71,7 @@ export class HotStateCache implements HotState {
   readonly series = (key: string): WindowSeries => {
     let series = this.#series.get(key);
     if (series === undefined) {
-      series = new WindowSeries(seriesLimits);
+      series = new WindowSeries(seriesLimitsOf(key));
       this.#series.set(key, series);
     } else if (this.#series.size > this.#limits.seriesMax / 2) {
       touch(this.#series, key, series);
@@ -86,7 +91,7 @@ export class HotStateCache implements HotState {
     for (const event of events) {
       if (event.accountId !== undefined && !this.#accounts.has(event.accountId))
         accountIds.add(event.accountId);
-      for (const key of seriesKeysOf(event)) if (!this.#series.has(key)) keys.add(key);
+      for (const key of seriesKeysOf(event, this.#policy)) if (!this.#series.has(key)) keys.add(key);
     }
     if (accountIds.size === 0 && keys.size === 0) return;
     const [accounts, series] = await Promise.all([
@@ -98,7 +103,7 @@ export class HotStateCache implements HotState {
     for (const id of accountIds) if (!this.#accounts.has(id)) this.#accounts.set(id, null);
     for (const record of series) {
       if (!this.#series.has(record.key))
-        this.#series.set(record.key, new WindowSeries(seriesLimits, record.snapshot));
+        this.#series.set(record.key, new WindowSeries(seriesLimitsOf(record.key), record.snapshot));
     }
   }
 

@@ -4,6 +4,7 @@ import type { IdGenerator } from '../core/ids.ts';
 import { LruMap } from '../core/lru.ts';
 import { apply } from '../risk/domain/decider.ts';
 import type { RiskPolicy } from '../risk/domain/policy.ts';
+import type { ShadowVerdict } from '../risk/domain/orders/assess.ts';
 import type { CaseRecord, EventRecord, PriorOutcome, Storage } from '../storage/ports.ts';
 import { handleEvent } from './handle.ts';
 import { HotStateCache, type HotStateLimits } from './hot-state.ts';
@@ -31,6 +32,14 @@ export interface ProcessorMetrics {
   onCheckpoint(entryCount: number, durationMs: number, succeeded: boolean): void;
 }
 
+/** An order's shadow verdict beside the decision it got, told once the decision is logged. */
+export interface ShadowRecord {
+  eventId: string;
+  decision: Decision;
+  verdict: ShadowVerdict;
+}
+export type ShadowListener = (records: readonly ShadowRecord[]) => void;
+
 /** Told of every storage failure the processor survives, so it can be logged. */
 export type StorageErrorListener = (error: unknown, during: 'cycle' | 'checkpoint' | 'restore') => void;
 
@@ -51,7 +60,8 @@ export class IngestProcessor {
   readonly #storage: Storage;
   readonly #clock: Clock;
   readonly #ids: IdGenerator;
-  readonly #policy: RiskPolicy;
+  #policy: RiskPolicy;
+  readonly #onShadow: ShadowListener | undefined;
   readonly #options: ProcessorOptions;
   readonly #metrics: ProcessorMetrics | undefined;
   readonly #onStorageError: StorageErrorListener | undefined;
@@ -75,7 +85,9 @@ export class IngestProcessor {
     options: ProcessorOptions;
     metrics?: ProcessorMetrics;
     onStorageError?: StorageErrorListener;
+    onShadow?: ShadowListener;
   }) {
+    this.#onShadow = deps.onShadow;
     this.#onStorageError = deps.onStorageError;
     this.#storage = deps.storage;
     this.#clock = deps.clock;
@@ -83,8 +95,23 @@ export class IngestProcessor {
     this.#policy = deps.policy;
     this.#options = deps.options;
     this.#metrics = deps.metrics;
-    this.#hot = new HotStateCache(deps.options, deps.storage.state);
+    this.#hot = new HotStateCache(deps.options, deps.storage.state, deps.policy);
     this.#prior = new LruMap(deps.options.priorOutcomesMax);
+  }
+
+  /** The policy decisions are made with now. */
+  get policy(): RiskPolicy {
+    return this.#policy;
+  }
+
+  /**
+   * Decides with `policy` from the next cycle on (a saved or activated rule set, a new model).
+   * A cycle in progress finishes with the policy it started with, so each group commit is
+   * decided, and logged, under one policy version. The series an event needs do not depend on
+   * the order part of the policy, so the hot state stays as it is.
+   */
+  setPolicy(policy: RiskPolicy): void {
+    this.#policy = policy;
   }
 
   /** The hot state, for reading views (account pages) that must see undecided-yet-unwritten state. */
@@ -199,15 +226,24 @@ export class IngestProcessor {
 
     const records: EventRecord[] = [];
     const cases: CaseRecord[] = [];
+    const shadows: ShadowRecord[] = [];
+    const policy = this.#policy;
     const answers: { pending: Pending; outcome: SubmitOutcome }[] = [];
     for (const pending of batch) {
-      const outcome = handleEvent(pending.valid, this.#hot, this.#prior, this.#ids, this.#policy, {
+      const outcome = handleEvent(pending.valid, this.#hot, this.#prior, this.#ids, policy, {
         receivedAtMs: pending.receivedAtMs,
         decidedAtMs: this.#clock.now(),
       });
       switch (outcome.kind) {
         case 'decided':
           records.push(outcome.record);
+          if (outcome.shadow !== undefined) {
+            shadows.push({
+              eventId: outcome.record.eventId,
+              decision: outcome.decision,
+              verdict: outcome.shadow,
+            });
+          }
           if (outcome.openedCase !== undefined) cases.push(outcome.openedCase);
           answers.push({ pending, outcome: { ok: true, decision: outcome.decision, duplicate: false } });
           break;
@@ -238,6 +274,7 @@ export class IngestProcessor {
       return;
     }
     for (const { pending, outcome } of answers) pending.resolve(outcome);
+    if (shadows.length > 0) this.#onShadow?.(shadows);
     this.#metrics?.onCycle(batch.length, performance.now() - startedMs);
   }
 

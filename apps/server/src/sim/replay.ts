@@ -30,7 +30,11 @@ export async function replay(
   policy: RiskPolicy = defaultRiskPolicy(),
 ): Promise<ReplaySummary> {
   // Nothing is ever evicted: without a store, forgetting would change later decisions.
-  const hot = new HotStateCache({ accountsMax: Number.MAX_SAFE_INTEGER, seriesMax: Number.MAX_SAFE_INTEGER });
+  const hot = new HotStateCache(
+    { accountsMax: Number.MAX_SAFE_INTEGER, seriesMax: Number.MAX_SAFE_INTEGER },
+    undefined,
+    policy,
+  );
   const prior = new Map<string, PriorOutcome>();
   const ids = derivedIds();
   const summary: ReplaySummary = { lines: 0, decided: 0, errors: 0 };

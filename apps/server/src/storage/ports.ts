@@ -1,6 +1,11 @@
-import type { BulwarkEvent, Decision } from '@bulwark/contracts';
+import type { BulwarkEvent, Decision, DecisionOutcome } from '@bulwark/contracts';
 import type { AccountState } from '../risk/domain/state.ts';
 import type { SeriesSnapshot } from '../risk/domain/velocity.ts';
+import type { PlaybookName } from '../containment/domain/model.ts';
+import type { RunStore } from '../containment/ports.ts';
+import type { ConsoleStore } from './console-ports.ts';
+import type { VerificationStore } from '../verify/ports.ts';
+import type { RuleSetStore } from '../rules/ports.ts';
 
 /** One accepted event with the decision it got. Times are epoch milliseconds. */
 export interface EventRecord {
@@ -35,6 +40,14 @@ export interface CaseRecord {
   openedAtMs: number;
   sinceMs: number | undefined;
   openedByEventId: string;
+  /** The containment run the case starts in the same transaction, when a playbook applies. */
+  run?: NewRun | undefined;
+}
+
+/** What starts a containment run: the playbook and, for a single-order case, its order. */
+export interface NewRun {
+  playbook: PlaybookName;
+  orderId?: string | undefined;
 }
 
 /** The append-only log of every accepted event and its decision. */
@@ -50,6 +63,18 @@ export interface EventLog {
   readAccount(accountId: string, page: { beforeSeq?: number; limit: number }): Promise<StoredEvent[]>;
   /** Events with a sequence number greater than `afterSeq`, oldest first. */
   readAfter(afterSeq: number, limit: number): Promise<StoredEvent[]>;
+  /** Decided events of every account, newest first, narrowed by the filter (the console's list). */
+  readDecisions(filter: DecisionFilter): Promise<StoredEvent[]>;
+}
+
+export interface DecisionFilter {
+  decision?: DecisionOutcome;
+  /** Only decisions giving this reason code. */
+  reasonCode?: string;
+  accountId?: string;
+  /** Strictly older than this sequence number (paging). */
+  beforeSeq?: number;
+  limit: number;
 }
 
 export interface SeriesRecord {
@@ -73,6 +98,8 @@ export interface StateStore {
 export interface CaseStore {
   get(caseId: string): Promise<CaseRecord | undefined>;
   openForAccount(accountId: string): Promise<CaseRecord | undefined>;
+  /** Cases, oldest first, at most `limit`. */
+  list(limit: number): Promise<CaseRecord[]>;
 }
 
 export interface ApiKeyRecord {
@@ -97,6 +124,14 @@ export interface Storage {
   readonly state: StateStore;
   readonly cases: CaseStore;
   readonly apiKeys: ApiKeyStore;
+  /** Containment runs and their steps. */
+  readonly containment: RunStore;
+  /** Analysts, console and security-center sessions, the audit log (console/). */
+  readonly console: ConsoleStore;
+  /** Step-up challenges, enrolments, alerts and breached-password hashes (verify/). */
+  readonly verification: VerificationStore;
+  /** Order rule sets, models and shadow verdicts (rules/). */
+  readonly ruleSets: RuleSetStore;
   /** Makes this process the only writer of decisions until close; throws if another one is. */
   lockWriter(): Promise<void>;
   /** Answers when the store can serve queries (readiness). */

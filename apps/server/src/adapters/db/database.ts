@@ -7,6 +7,10 @@ import type { Database } from './schema.ts';
 import * as init from './migrations/0001_init.ts';
 import * as sandboxPayments from './migrations/0002_sandbox_payments.ts';
 import * as sandboxFulfilmentStore from './migrations/0003_sandbox_fulfilment_store.ts';
+import * as containment from './migrations/0004_containment.ts';
+import * as ruleSets from './migrations/0005_rule_sets.ts';
+import * as verification from './migrations/0006_verification.ts';
+import * as consoleTables from './migrations/0007_console.ts';
 
 export type DatabaseKind = 'pglite' | 'postgres';
 
@@ -38,6 +42,10 @@ const migrations: Record<string, Migration> = {
   '0001_init': init,
   '0002_sandbox_payments': sandboxPayments,
   '0003_sandbox_fulfilment_store': sandboxFulfilmentStore,
+  '0004_containment': containment,
+  '0005_rule_sets': ruleSets,
+  '0006_verification': verification,
+  '0007_console': consoleTables,
 };
 
 const provider: MigrationProvider = { getMigrations: () => Promise.resolve(migrations) };

@@ -8,6 +8,7 @@ import type {
   CaseRecord,
   CaseStatus,
   CaseStore,
+  DecisionFilter,
   EventLog,
   EventRecord,
   PriorOutcome,
@@ -16,8 +17,12 @@ import type {
   Storage,
   StoredEvent,
 } from '../../storage/ports.ts';
+import { KyselyConsoleStore } from './console-store.ts';
+import { KyselyRunStore, startRuns } from './containment-store.ts';
 import type { DatabaseHandle } from './database.ts';
 import type { CasesTable, Database } from './schema.ts';
+import { kyselyVerificationStore } from './verification-store.ts';
+import { KyselyRuleSetStore } from './rule-set-store.ts';
 
 function chunks<T>(items: readonly T[], size: number): T[][] {
   const out: T[][] = [];
@@ -147,6 +152,7 @@ class KyselyEventLog implements EventLog {
     return this.#db.transaction().execute(async (trx) => {
       const seqs = await write(trx);
       await insertCases(trx, openedCases);
+      await startRuns(trx, openedCases);
       return seqs;
     });
   }
@@ -166,6 +172,19 @@ class KyselyEventLog implements EventLog {
       .orderBy('seq', 'asc')
       .limit(limit)
       .execute();
+    return rows.map(toStoredEvent);
+  }
+
+  async readDecisions(filter: DecisionFilter): Promise<StoredEvent[]> {
+    let query = this.#db.selectFrom('events').selectAll();
+    if (filter.decision !== undefined) query = query.where('outcome', '=', filter.decision);
+    if (filter.accountId !== undefined) query = query.where('account_id', '=', filter.accountId);
+    if (filter.reasonCode !== undefined) {
+      const wanted = JSON.stringify([{ code: filter.reasonCode }]);
+      query = query.where(sql<boolean>`decision -> 'reasons' @> ${wanted}::jsonb`);
+    }
+    if (filter.beforeSeq !== undefined) query = query.where('seq', '<', filter.beforeSeq as never);
+    const rows = await query.orderBy('seq', 'desc').limit(filter.limit).execute();
     return rows.map(toStoredEvent);
   }
 }
@@ -299,6 +318,16 @@ class KyselyCaseStore implements CaseStore {
       .executeTakeFirst();
     return row === undefined ? undefined : toCase(row);
   }
+  async list(limit: number): Promise<CaseRecord[]> {
+    const rows = await this.#db
+      .selectFrom('cases')
+      .selectAll()
+      .orderBy('opened_at')
+      .orderBy('case_id')
+      .limit(limit)
+      .execute();
+    return rows.map(toCase);
+  }
 }
 
 class KyselyApiKeyStore implements ApiKeyStore {
@@ -343,19 +372,32 @@ class KyselyApiKeyStore implements ApiKeyStore {
   }
 }
 
+/** The Kysely instance under storage made here: the sandbox world shares its database. */
+const databases = new WeakMap<Storage, Kysely<Database>>();
+
+export function databaseOf(storage: Storage): Kysely<Database> | undefined {
+  return databases.get(storage);
+}
+
 /** The storage ports over Kysely: the same code for PGlite and PostgreSQL. */
 export function kyselyStorage(handle: DatabaseHandle): Storage {
   const { db } = handle;
-  return {
+  const storage: Storage = {
     kind: handle.kind,
     events: new KyselyEventLog(db),
     state: new KyselyStateStore(db),
     cases: new KyselyCaseStore(db),
     apiKeys: new KyselyApiKeyStore(db),
+    containment: new KyselyRunStore(db),
+    console: new KyselyConsoleStore(db),
+    verification: kyselyVerificationStore(db),
+    ruleSets: new KyselyRuleSetStore(db),
     lockWriter: () => handle.lockWriter?.() ?? Promise.resolve(),
     ping: async () => {
       await sql`select 1`.execute(db);
     },
     close: () => handle.close(),
   };
+  databases.set(storage, db);
+  return storage;
 }

@@ -84,6 +84,47 @@ export interface CasesTable {
   updated_at: Timestamp;
 }
 
+export interface ContainmentRunsTable {
+  run_id: string;
+  case_id: string;
+  account_id: string;
+  playbook: string;
+  status: string;
+  since: Timestamp | null;
+  decided_at: Timestamp;
+  order_id: string | null;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+  finished_at: Timestamp | null;
+}
+
+export interface ContainmentStepsTable {
+  run_id: string;
+  step_key: string;
+  name: string;
+  target: string | null;
+  stage: number;
+  state: string;
+  attempts: number;
+  due_at: Timestamp;
+  lease_until: Timestamp | null;
+  deadline_at: Timestamp;
+  idempotency_key: string;
+  params: Json<Record<string, unknown>>;
+  outcome: ColumnType<Record<string, unknown> | null, string | null, string | null>;
+  last_error: string | null;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+  done_at: Timestamp | null;
+}
+
+export interface FraudFencesTable {
+  scope: string;
+  account_id: string;
+  case_id: string;
+  fenced_at: Timestamp;
+}
+
 export interface Database {
   events: EventsTable;
   accounts: AccountsTable;
@@ -93,6 +134,9 @@ export interface Database {
   state_checkpoint: StateCheckpointTable;
   api_keys: ApiKeysTable;
   cases: CasesTable;
+  containment_runs: ContainmentRunsTable;
+  containment_steps: ContainmentStepsTable;
+  fraud_fences: FraudFencesTable;
 }
 
 export type { Generated };

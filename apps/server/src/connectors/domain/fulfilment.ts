@@ -302,6 +302,35 @@ export function advanceOrder(
   return { order: { ...order, shipments }, events };
 }
 
+/**
+ * Advances an order whose store has fenced it at `fencedAtMs` (a fraud decision): every step due
+ * before the fence happens as scheduled; after it, nothing leaves the warehouse or is picked up —
+ * shipments not yet labelled are held, labelled ones wait for a cancel — while parcels already
+ * with the carrier keep moving (only an intercept stops those).
+ */
+export function advanceOrderFenced(
+  order: FulfilmentOrder,
+  untilMs: number,
+  fencedAtMs: number,
+  schedule: FulfilmentSchedule,
+): Transition {
+  const before = advanceOrder(order, Math.min(untilMs, fencedAtMs), schedule);
+  const held = holdOrder(before.order, fencedAtMs, 'fraud-fence');
+  const events = [...before.events, ...held.events];
+  const shipments = held.order.shipments.map((start) => {
+    if (start.status !== 'in_transit' && start.status !== 'intercepting') return start;
+    let shipment = start;
+    for (;;) {
+      const next = stepShipment(order.orderId, shipment, untilMs, schedule);
+      if (next === undefined) return shipment;
+      events.push(...next.history.slice(shipment.history.length));
+      shipment = next;
+    }
+  });
+  events.sort((a, b) => a.atMs - b.atMs);
+  return { order: { ...held.order, shipments }, events };
+}
+
 function updateShipments(order: FulfilmentOrder, update: (shipment: Shipment) => Shipment): Transition {
   const events: ShipmentEvent[] = [];
   const shipments = order.shipments.map((before) => {

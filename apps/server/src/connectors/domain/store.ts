@@ -32,6 +32,8 @@ export interface StoreOrderView {
   readonly archived: boolean;
   readonly amount: Money;
   readonly items: readonly StoreOrderItem[];
+  /** The payment provider's reference for the order's payment, as the store keeps it. */
+  readonly paymentId?: string | undefined;
 }
 
 export interface StoreAccountView {

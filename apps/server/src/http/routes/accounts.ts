@@ -108,4 +108,27 @@ export function registerAccountRoutes(app: FastifyInstance, deps: AppDeps): void
     if (view === undefined) return sendError(reply, 'NOT_FOUND', `no case "${params.data.caseId}"`);
     return view;
   });
+
+  // The cancellation receipt as a page, English or Japanese (`?lang=ja`).
+  app.get('/v1/cases/:caseId/receipt', async (request, reply) => {
+    const params = caseParams.safeParse(request.params);
+    if (!params.success) {
+      const { field, message } = firstIssue(params.error);
+      return sendError(reply, 'INVALID_PARAMETER', message, field);
+    }
+    const query = receiptQuery.safeParse(request.query);
+    if (!query.success) {
+      const { field, message } = firstIssue(query.error);
+      return sendError(reply, 'INVALID_PARAMETER', message, field);
+    }
+    const page = await deps.cases.receiptPage(params.data.caseId, query.data.lang);
+    if (page === undefined)
+      return sendError(reply, 'NOT_FOUND', `no containment run for case "${params.data.caseId}"`);
+    return reply
+      .header('content-type', 'text/html; charset=utf-8')
+      .header('content-security-policy', "default-src 'none'; style-src 'unsafe-inline'")
+      .send(page);
+  });
 }
+
+const receiptQuery = z.object({ lang: z.enum(['en', 'ja']).default('en') });

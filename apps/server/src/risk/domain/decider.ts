@@ -1,9 +1,11 @@
 import type { BulwarkEvent, Decision } from '@bulwark/contracts';
 import type { IdGenerator } from '../../core/ids.ts';
-import { assess, recordSeries, type RiskView } from './engine.ts';
+import { assess, type Assessment, recordSeries, type RiskView } from './engine.ts';
 import { evolveAccount, type AccountState } from './state.ts';
+import { evolveLogin } from './login/assess.ts';
 import type { WindowSeries } from './velocity.ts';
 import type { RiskPolicy } from './policy.ts';
+import type { ShadowVerdict } from './orders/assess.ts';
 
 /**
  * The state the decider reads and updates, already in memory. Whoever calls the decider makes
@@ -30,6 +32,23 @@ export interface Decided {
   decision: Decision;
   /** True when this decision opens a new containment case (`decision.caseId`). */
   opensCase: boolean;
+  /** An order's verdict under the shadow rule set, to record beside the decision; never acted on. */
+  shadow?: ShadowVerdict;
+}
+
+/**
+ * In `observe` enforcement (a store trying Bulwark out, or a drill with the detectors switched
+ * off) every detector still scores and gives its reasons, but nothing is challenged, held or
+ * denied and no case opens by itself: only a report (`account.compromised`) starts containment,
+ * and an account already in containment stays fenced.
+ */
+function observed(assessment: Assessment, event: BulwarkEvent, policy: RiskPolicy): Assessment {
+  if (policy.enforcement !== 'observe' || event.type === 'account.compromised') return assessment;
+  if (assessment.reasons.some((r) => r.code === 'account_in_containment')) return assessment;
+  const allowed: Assessment = { outcome: 'allow', score: assessment.score, reasons: assessment.reasons };
+  if (assessment.caseAction === 'join') allowed.caseAction = 'join';
+  if (assessment.shadow !== undefined) allowed.shadow = assessment.shadow;
+  return allowed;
 }
 
 /** Decides one event. Reads state, changes nothing. */
@@ -41,7 +60,7 @@ export function decide(
   policy: RiskPolicy,
 ): Decided {
   const view = viewOf(event, hot, policy);
-  const assessment = assess(event, view, atMs);
+  const assessment = observed(assess(event, view, atMs), event, policy);
   // Key order follows the contract so that serialized decisions are stable.
   const decision: Decision = {
     eventId: event.id,
@@ -57,7 +76,9 @@ export function decide(
   if (assessment.caseAction === 'join' && view.account?.openCaseId !== undefined) {
     decision.caseId = view.account.openCaseId;
   }
-  return { decision, opensCase: assessment.caseAction === 'open' };
+  const decided: Decided = { decision, opensCase: assessment.caseAction === 'open' };
+  if (assessment.shadow !== undefined) decided.shadow = assessment.shadow;
+  return decided;
 }
 
 /** Teaches the state what a decided event means. Used live and when rebuilding from the log. */
@@ -70,6 +91,6 @@ export function apply(
 ): void {
   const view = viewOf(event, hot, policy);
   hot.seriesChanged(recordSeries(event, decision, view, atMs));
-  const next = evolveAccount(view.account, event, decision, atMs);
+  const next = evolveLogin(evolveAccount(view.account, event, decision, atMs), event, decision, atMs, policy);
   if (next !== undefined) hot.setAccount(next);
 }

@@ -1,9 +1,24 @@
 import type { BulwarkEvent, ChallengeMethod, Decision, DecisionOutcome, Reason } from '@bulwark/contracts';
-import { hourMs, minuteMs, dayMs } from '../../core/time.ts';
-import { deviceKeyOf, type AccountState } from './state.ts';
+import { minuteMs, dayMs } from '../../core/time.ts';
+import type { AccountState } from './state.ts';
 import type { SeriesLimits, WindowSeries } from './velocity.ts';
 import type { ReasonCode } from './reasons.ts';
 import type { RiskPolicy } from './policy.ts';
+import {
+  assessOrderArchived,
+  assessOrderPlaced,
+  orderSeriesKeysOf,
+  recordOrderSeries,
+  type ShadowVerdict,
+} from './orders/assess.ts';
+import {
+  assessLoginFailed,
+  assessLoginSucceeded,
+  assessSessionUse,
+  loginSeriesKeysOf,
+  recordLoginSeries,
+} from './login/assess.ts';
+import { globalSeriesLimits, isGlobalFrequencyKey } from './login/rba.ts';
 
 /**
  * The baseline risk policy: a small, explainable set of detectors over the account's own
@@ -24,6 +39,8 @@ export interface Assessment {
   challengeMethods?: ChallengeMethod[];
   /** `open` a containment case, or `join` the account's open one. */
   caseAction?: 'open' | 'join';
+  /** An order's verdict under the shadow rule set: recorded, never acted on. */
+  shadow?: ShadowVerdict;
 }
 
 export const seriesLimits: SeriesLimits = { retentionMs: dayMs, entriesMax: 2000 };
@@ -34,27 +51,29 @@ export const thresholds = {
   sourceFailuresPer10MinMax: 20,
   accountFailuresPer10MinMax: 10,
   recentFailuresPerHourMin: 3,
-  ordersPerHourMax: 5,
 } as const;
 
 const keys = {
   failuresByIp: (ip: string) => `fail:ip:${ip}`,
   failuresByAccount: (accountId: string) => `fail:acct:${accountId}`,
-  ordersByAccount: (accountId: string) => `order:acct:${accountId}`,
 };
 
-/** Every series key an event reads or writes, so the caller can load them before deciding. */
-export function seriesKeysOf(event: BulwarkEvent): string[] {
+/** Limits of the series under `key`: the RBA model's global counts keep six months of weekly buckets. */
+export function seriesLimitsOf(key: string): SeriesLimits {
+  return isGlobalFrequencyKey(key) ? globalSeriesLimits : seriesLimits;
+}
+
+/**
+ * Every series key an event reads or writes, so the caller can load them before deciding. Login
+ * keys depend on the policy (the IP's network and AS, the user agent's parts).
+ */
+export function seriesKeysOf(event: BulwarkEvent, policy: RiskPolicy): string[] {
   switch (event.type) {
-    case 'login.failed': {
-      const out = [keys.failuresByIp(event.context.ip)];
-      if (event.accountId !== undefined) out.push(keys.failuresByAccount(event.accountId));
-      return out;
-    }
+    case 'login.failed':
     case 'login.succeeded':
-      return [keys.failuresByAccount(event.accountId)];
+      return loginSeriesKeysOf(event, policy);
     case 'order.placed':
-      return [keys.ordersByAccount(event.accountId)];
+      return orderSeriesKeysOf(event);
     default:
       return [];
   }
@@ -71,20 +90,6 @@ function challengeMethodsFor(account: AccountState | undefined): ChallengeMethod
   return methods;
 }
 
-function banded(
-  score: number,
-  reasons: Reason[],
-  account: AccountState | undefined,
-  allowChallenge: boolean,
-): Assessment {
-  const bounded = Math.max(0, Math.min(100, Math.round(score)));
-  if (bounded >= thresholds.denyScoreMin) return { outcome: 'deny', score: bounded, reasons };
-  if (allowChallenge && bounded >= thresholds.challengeScoreMin) {
-    return { outcome: 'challenge', score: bounded, reasons, challengeMethods: challengeMethodsFor(account) };
-  }
-  return { outcome: 'allow', score: bounded, reasons };
-}
-
 function assessLogin(
   event: Extract<BulwarkEvent, { type: 'login.succeeded' }>,
   view: RiskView,
@@ -94,33 +99,15 @@ function assessLogin(
   if (account?.openCaseId !== undefined) {
     return { outcome: 'deny', score: 100, reasons: [reason('account_in_containment', account.openCaseId)] };
   }
-  if (account === undefined || account.devices.length === 0) {
-    return { outcome: 'allow', score: 10, reasons: [reason('first_seen_account')] };
-  }
-  const reasons: Reason[] = [];
-  let score = 0;
-  const device = account.devices.find((d) => d.key === deviceKeyOf(event.context));
-  if (device === undefined) {
-    score += 45;
-    reasons.push(reason('new_device'));
-  }
-  if (!account.networks.some((n) => n.ip === event.context.ip)) {
-    score += 20;
-    reasons.push(reason('new_network', event.context.ip));
-  }
-  const failures = view.series(keys.failuresByAccount(event.accountId)).stats(atMs, hourMs);
-  if (failures.count >= thresholds.recentFailuresPerHourMin) {
-    score += 15;
-    reasons.push(reason('recent_login_failures', String(failures.count)));
-  }
-  if (device === undefined && (event.secondFactor === undefined || event.secondFactor === 'none')) {
-    score += 10;
-    reasons.push(reason('no_second_factor'));
-  }
-  return banded(score, reasons, account, true);
+  // Login risk and session protection (login/assess.ts, docs/login-risk.md).
+  const { outcome, score, reasons } = assessLoginSucceeded(event, view, atMs);
+  const assessed: Assessment = { outcome, score, reasons };
+  if (assessed.outcome === 'challenge') assessed.challengeMethods = challengeMethodsFor(account);
+  return assessed;
 }
 
-function assessLoginFailure(
+/** The baseline's failure bursts; login risk's detectors follow them (login/assess.ts). */
+function assessFailureBursts(
   event: Extract<BulwarkEvent, { type: 'login.failed' }>,
   view: RiskView,
   atMs: number,
@@ -152,15 +139,16 @@ function assessOrder(
   view: RiskView,
   atMs: number,
 ): Assessment {
-  const account = view.account;
-  if (account?.openCaseId !== undefined) {
-    return { outcome: 'deny', score: 100, reasons: [reason('account_in_containment', account.openCaseId)] };
-  }
-  const recent = view.series(keys.ordersByAccount(event.accountId)).stats(atMs, hourMs);
-  if (recent.count + 1 > thresholds.ordersPerHourMax) {
-    return { outcome: 'review', score: 70, reasons: [reason('order_velocity', String(recent.count + 1))] };
-  }
-  return { outcome: 'allow', score: Math.min(account?.risk ?? 0, 50), reasons: [] };
+  const ipIntel = view.policy.ipIntel;
+  const assessed = assessOrderPlaced(
+    event,
+    view,
+    view.policy.orders,
+    atMs,
+    (ip) => ipIntel.lookup(ip).country,
+  );
+  if (assessed.outcome === 'challenge') assessed.challengeMethods = challengeMethodsFor(view.account);
+  return assessed;
 }
 
 /** Decides one event from what is known before it. Pure: no I/O, no clock but `atMs`. */
@@ -169,8 +157,11 @@ export function assess(event: BulwarkEvent, view: RiskView, atMs: number): Asses
   switch (event.type) {
     case 'login.succeeded':
       return assessLogin(event, view, atMs);
-    case 'login.failed':
-      return assessLoginFailure(event, view, atMs);
+    case 'login.failed': {
+      const assessed = assessLoginFailed(event, view, atMs, () => assessFailureBursts(event, view, atMs));
+      if (assessed.outcome === 'challenge') assessed.challengeMethods = challengeMethodsFor(account);
+      return assessed;
+    }
     case 'order.placed':
       return assessOrder(event, view, atMs);
     case 'account.compromised':
@@ -180,9 +171,10 @@ export function assess(event: BulwarkEvent, view: RiskView, atMs: number): Asses
         reasons: [reason('containment_opened', event.reportedBy)],
         caseAction: account?.openCaseId === undefined ? 'open' : 'join',
       };
+    case 'order.archived':
+      return assessOrderArchived(event, account, atMs);
     case 'session.activity':
     case 'account.updated':
-    case 'order.archived':
       if (account?.openCaseId !== undefined) {
         return {
           outcome: 'deny',
@@ -190,7 +182,12 @@ export function assess(event: BulwarkEvent, view: RiskView, atMs: number): Asses
           reasons: [reason('account_in_containment', account.openCaseId)],
         };
       }
-      return { outcome: 'allow', score: account?.risk ?? 0, reasons: [] };
+      {
+        // Session protection (login/assess.ts): binding to the sign-in's context, step-up.
+        const assessed = assessSessionUse(event, view, atMs);
+        if (assessed.outcome === 'challenge') assessed.challengeMethods = challengeMethodsFor(account);
+        return assessed;
+      }
     case 'account.created':
     case 'challenge.completed':
     case 'order.cancelled':
@@ -212,17 +209,16 @@ export function recordSeries(
     case 'login.failed': {
       const byIp = keys.failuresByIp(event.context.ip);
       view.series(byIp).record(atMs, 1, event.accountId ?? event.username);
-      if (event.accountId === undefined) return [byIp];
+      const login = recordLoginSeries(event, decision, view, atMs);
+      if (event.accountId === undefined) return [byIp, ...login];
       const byAccount = keys.failuresByAccount(event.accountId);
       view.series(byAccount).record(atMs);
-      return [byIp, byAccount];
+      return [byIp, byAccount, ...login];
     }
-    case 'order.placed': {
-      if (decision.decision === 'deny') return [];
-      const key = keys.ordersByAccount(event.accountId);
-      view.series(key).record(atMs, event.amount.value);
-      return [key];
-    }
+    case 'login.succeeded':
+      return recordLoginSeries(event, decision, view, atMs);
+    case 'order.placed':
+      return recordOrderSeries(event, decision, (key) => view.series(key), atMs);
     default:
       return [];
   }

@@ -1,5 +1,7 @@
 import type { BulwarkEvent, Decision, RequestContext } from '@bulwark/contracts';
 import { hash } from 'node:crypto';
+import type { LoginState } from './login/state.ts';
+import { orderValuesOf, shippingKeyOf } from './orders/order-facts.ts';
 
 /**
  * What Bulwark remembers about one account. Plain JSON so it can be cached in memory, written
@@ -59,6 +61,87 @@ export interface AccountState {
   sessions: SessionRecord[];
   pendingChallenges: PendingChallenge[];
   openCaseId?: string;
+  /** Login risk and session protection (login/state.ts); absent until the first sign-in event. */
+  login?: LoginState;
+  // Order risk (orders/features.ts reads these).
+  /** Last sign-in from a device new to an account that already had one. */
+  lastNewDeviceLoginAt?: number;
+  /** Last password, 2FA, e-mail or phone change. */
+  lastCredentialChangeAt?: number;
+  /** Last session activity that session protection challenged or denied. */
+  lastStolenSessionAt?: number;
+  /** Orders placed and not denied: count, sum and largest amount (the account's own history). */
+  orderHistory?: OrderHistory;
+  /** The latest orders, to recognise one archived soon after it was placed. */
+  recentOrders?: RecentOrder[];
+  /** Shipping address keys this account has shipped to (orders/features.ts shippingKeyOf). */
+  shippingAddresses?: string[];
+}
+
+export interface OrderHistory {
+  count: number;
+  sum: number;
+  max: number;
+}
+
+export interface RecentOrder {
+  orderId: string;
+  placedAt: number;
+  amount: number;
+  giftCardValue: number;
+  digitalValue: number;
+  decision: Decision['decision'];
+  /** When it was archived within `orderStateLimits.archiveSoonMs` of placement. */
+  hiddenSoonAt?: number;
+}
+
+export const orderStateLimits = {
+  recentOrdersMax: 32,
+  shippingAddressesMax: 32,
+  /** An order archived this soon after placement counts as hidden (30 minutes). */
+  archiveSoonMs: 30 * 60 * 1000,
+} as const;
+
+const credentialFields: ReadonlySet<string> = new Set(['password', 'mfa', 'email', 'phone']);
+
+/** Learns a placed order: recent orders always; history and addresses unless it was denied. */
+function placeOrder(
+  state: AccountState,
+  event: Extract<BulwarkEvent, { type: 'order.placed' }>,
+  decision: Decision,
+  atMs: number,
+): void {
+  const values = orderValuesOf(event);
+  const record: RecentOrder = {
+    orderId: event.orderId,
+    placedAt: atMs,
+    amount: event.amount.value,
+    giftCardValue: values.giftCardValue,
+    digitalValue: values.digitalValue,
+    decision: decision.decision,
+  };
+  const others = (state.recentOrders ?? []).filter((o) => o.orderId !== event.orderId);
+  state.recentOrders = [...others, record].slice(-orderStateLimits.recentOrdersMax);
+  if (decision.decision === 'deny') return;
+  const history = state.orderHistory ?? { count: 0, sum: 0, max: 0 };
+  state.orderHistory = {
+    count: history.count + 1,
+    sum: Math.min(Number.MAX_SAFE_INTEGER, history.sum + event.amount.value),
+    max: Math.max(history.max, event.amount.value),
+  };
+  const shippingKey = shippingKeyOf(event);
+  const known = state.shippingAddresses ?? [];
+  if (shippingKey !== undefined && !known.includes(shippingKey)) {
+    state.shippingAddresses = [...known, shippingKey].slice(-orderStateLimits.shippingAddressesMax);
+  }
+}
+
+/** Marks an order archived soon after placement as hidden (the incident's "archive order"). */
+function archiveOrder(state: AccountState, orderId: string, atMs: number): void {
+  const order = state.recentOrders?.find((o) => o.orderId === orderId);
+  if (order === undefined || order.hiddenSoonAt !== undefined) return;
+  if (atMs - order.placedAt > orderStateLimits.archiveSoonMs) return;
+  state.recentOrders = replaced(state.recentOrders ?? [], order, { ...order, hiddenSoonAt: atMs });
 }
 
 export const accountStateLimits = {
@@ -221,7 +304,9 @@ export function evolveAccount(
     case 'login.succeeded': {
       if (decision.decision === 'deny') break;
       const challenged = decision.decision === 'challenge';
+      const hadDevices = state.devices.length > 0;
       const deviceWasNew = observeDevice(state, event.context, atMs, !challenged);
+      if (deviceWasNew && hadDevices) state.lastNewDeviceLoginAt = atMs;
       const ipWasNew = observeNetwork(state, event.context.ip, atMs);
       issueSession(state, event.context, atMs);
       state.lastLoginAt = atMs;
@@ -257,6 +342,7 @@ export function evolveAccount(
       break;
     }
     case 'session.activity': {
+      if (decision.decision === 'challenge' || decision.decision === 'deny') state.lastStolenSessionAt = atMs;
       const session = state.sessions.find((s) => s.sessionId === event.context.sessionId);
       if (session !== undefined) {
         state.sessions = replaced(state.sessions, session, {
@@ -267,12 +353,19 @@ export function evolveAccount(
       break;
     }
     case 'account.updated':
+      if (decision.decision !== 'deny' && credentialFields.has(event.field))
+        state.lastCredentialChangeAt = atMs;
       if (event.field === 'email' && event.change === 'removed') delete state.email;
       if (event.field === 'phone' && event.change === 'removed') delete state.phone;
       break;
     case 'login.failed':
+      break;
     case 'order.placed':
+      placeOrder(state, event, decision, atMs);
+      break;
     case 'order.archived':
+      archiveOrder(state, event.orderId, atMs);
+      break;
     case 'order.cancelled':
     case 'account.compromised':
       break;

@@ -98,6 +98,27 @@ export class WindowSeries {
     return { count: seen.size, exact: this.#isExactFrom(nowMs - windowMs) };
   }
 
+  /** Whether an entry labelled `label` lies in the window (for "distinct, this one included"). */
+  hasLabel(nowMs: number, windowMs: number, label: string): boolean {
+    if (this.#labels === undefined) return false;
+    const from = upperBound(this.#times, nowMs - windowMs);
+    const to = upperBound(this.#times, nowMs);
+    for (let i = from; i < to; i += 1) if (this.#labels[i] === label) return true;
+    return false;
+  }
+
+  /** Distinct labels in the window, counting `label` too whether or not it is there ("this one included"). */
+  distinctIncluding(nowMs: number, windowMs: number, label: string): number {
+    const from = upperBound(this.#times, nowMs - windowMs);
+    const to = upperBound(this.#times, nowMs);
+    const seen = new Set<string>([label]);
+    for (let i = from; i < to; i += 1) {
+      const other = this.#labels?.[i];
+      if (other !== undefined && other !== null) seen.add(other);
+    }
+    return seen.size;
+  }
+
   /** Newest entry time, or undefined when empty. */
   newestMs(): number | undefined {
     return this.#times.at(-1);

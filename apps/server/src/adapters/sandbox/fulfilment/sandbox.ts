@@ -3,6 +3,7 @@ import type { Kysely, Transaction } from 'kysely';
 import type { Clock } from '../../../core/clock.ts';
 import {
   advanceOrder,
+  advanceOrderFenced,
   cancelShipment,
   createOrder,
   executeOnOrder,
@@ -78,6 +79,16 @@ export interface FulfilmentSandboxOptions {
   readonly interceptSuccessRate?: number;
   readonly interceptSeed?: number;
   readonly webhooks?: WebhookSubscription;
+  /**
+   * The merchant's fraud fence, consulted inside the tick's transaction: when it answers a time,
+   * nothing of the order leaves the warehouse or is picked up after it (parcels already with the
+   * carrier move on; stopping those is an intercept). Stands for the store's ship path reading
+   * the fraud case under the same lock the decision is written with (S2).
+   */
+  readonly shipFence?: (
+    trx: Transaction<Database>,
+    order: { orderId: string; accountId: string; placedAtMs: number },
+  ) => Promise<number | undefined>;
 }
 
 /** Orders one `tick` moves at most; a tick after a long pause takes several passes. */
@@ -100,6 +111,7 @@ export class FulfilmentSandbox {
   readonly #outbox: WebhookOutbox;
   readonly #interceptSuccessRate: number;
   readonly #interceptSeed: number;
+  readonly #shipFence: FulfilmentSandboxOptions['shipFence'];
 
   constructor(options: FulfilmentSandboxOptions) {
     this.#db = options.db.withTables<FulfilmentTables>();
@@ -118,6 +130,7 @@ export class FulfilmentSandbox {
     });
     this.#interceptSuccessRate = options.interceptSuccessRate ?? 0.7;
     this.#interceptSeed = options.interceptSeed ?? 0;
+    this.#shipFence = options.shipFence;
     const faults = this.faults;
     this.port = {
       getOrder: (orderId) => faults.run('getOrder', () => this.getOrder(orderId)),
@@ -169,7 +182,11 @@ export class FulfilmentSandbox {
       await this.#db.transaction().execute(async (trx) => {
         const order = await this.#load(trx, orderId, true);
         if (order === undefined) return;
-        const moved = advanceOrder(order, this.#clock.now(), this.#schedule);
+        const fencedAtMs = await this.#shipFence?.(trx as unknown as Transaction<Database>, order);
+        const moved =
+          fencedAtMs === undefined
+            ? advanceOrder(order, this.#clock.now(), this.#schedule)
+            : advanceOrderFenced(order, this.#clock.now(), fencedAtMs, this.#schedule);
         await this.#save(trx, order, moved);
         events.push(...moved.events);
       });

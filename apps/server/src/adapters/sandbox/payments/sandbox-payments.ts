@@ -52,6 +52,15 @@ export interface SandboxPaymentsOptions {
   readonly onFault?: (record: FaultRecord) => void;
   readonly ids?: IdGenerator;
   readonly settings?: Partial<machine.SandboxPaymentSettings>;
+  /**
+   * The merchant's fraud fence, consulted inside the capture's own transaction: answering true
+   * refuses the capture (`conflict`, `fraud_fence`). It stands for the store's capture path
+   * reading the fraud case under the same lock the fraud decision is written with (S2).
+   */
+  readonly captureFence?: (
+    trx: Transaction<never>,
+    payment: { paymentId: string; reference: string | undefined },
+  ) => Promise<boolean>;
 }
 
 export interface AuthorizeRequest {
@@ -447,9 +456,23 @@ export function sandboxPayments(options: SandboxPaymentsOptions): SandboxPayment
     capture(command) {
       const { paymentId, amount, idempotencyKey } = command;
       return faults.run('capture', () =>
-        once('capture', idempotencyKey, { paymentId, amount }, (trx) =>
-          transition(trx, paymentId, (p, ctx) => machine.capture(p, amount, idempotencyKey, ctx)),
-        ),
+        once('capture', idempotencyKey, { paymentId, amount }, async (trx) => {
+          if (options.captureFence !== undefined) {
+            const current = await loadCurrent(trx, paymentId);
+            if (
+              current !== undefined &&
+              (await options.captureFence(trx as unknown as Transaction<never>, {
+                paymentId,
+                reference: current.reference,
+              }))
+            ) {
+              return providerError('conflict', 'the order is fenced by a fraud decision: no capture', {
+                providerCode: 'fraud_fence',
+              });
+            }
+          }
+          return transition(trx, paymentId, (p, ctx) => machine.capture(p, amount, idempotencyKey, ctx));
+        }),
       );
     },
 

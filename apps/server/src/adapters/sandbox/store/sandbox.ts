@@ -75,6 +75,7 @@ type StoreTables = {
     items: unknown;
     cancelled_at: Date | null;
     updated_at: Date;
+    payment_id: string | null;
   };
   sandbox_store_gift_cards: {
     code: string;
@@ -107,6 +108,8 @@ export interface NewStoreOrder {
   readonly orderId: string;
   readonly accountId: string;
   readonly items: readonly StoreOrderItem[];
+  /** The payment provider's reference, when the checkout authorized a card. */
+  readonly paymentId?: string | undefined;
 }
 
 export type SignInRefusal = 'account_locked' | 'password_reset_required' | 'unknown_account';
@@ -235,6 +238,7 @@ export class StoreSandbox {
           items: JSON.stringify(input.items),
           cancelled_at: null,
           updated_at: now,
+          payment_id: input.paymentId ?? null,
         })
         .onConflict((oc) => oc.column('order_id').doNothing())
         .returning('order_id')
@@ -309,6 +313,28 @@ export class StoreSandbox {
       .orderBy('code')
       .execute();
     return rows.map((r) => r.code);
+  }
+
+  /** Every order of the store, archived ones included (the simulation's report reads them). */
+  async allOrders(): Promise<StoreOrderView[]> {
+    const rows = await this.#db
+      .selectFrom('sandbox_store_orders')
+      .selectAll()
+      .orderBy('placed_at')
+      .orderBy('order_id')
+      .execute();
+    return rows.map(orderView);
+  }
+
+  /** The order's gift cards as they stand (no codes). */
+  async giftCards(orderId: string): Promise<GiftCardView[]> {
+    const rows = await this.#db
+      .selectFrom('sandbox_store_gift_cards')
+      .selectAll()
+      .where('order_id', '=', orderId)
+      .orderBy('code')
+      .execute();
+    return rows.map((row) => cardView({ ...row, status: row.status as GiftCardStatus }));
   }
 
   /** Someone spends a code: works once, and never after deactivation. */
@@ -587,6 +613,7 @@ function orderView(row: OrderRow): StoreOrderView {
     archived: row.archived,
     amount: { value: Number(row.amount_value), currency: row.currency },
     items,
+    ...(row.payment_id === null ? {} : { paymentId: row.payment_id }),
   };
 }
 

@@ -1,0 +1,704 @@
+import {
+  sensitiveActions,
+  type BulwarkEvent,
+  type Decision,
+  type Reason,
+  type RequestContext,
+} from '@bulwark/contracts';
+import { hourMs } from '../../../core/time.ts';
+import type { Assessment, RiskView } from '../engine.ts';
+import { networkPrefixOf, parseIp, type ParsedIp } from '../ip/address.ts';
+import type { IpInfo } from '../ip/lookup.ts';
+import type { RiskPolicy } from '../policy.ts';
+import type { ReasonCode } from '../reasons.ts';
+import { deviceKeyOf, type AccountState } from '../state.ts';
+import type { WindowSeries } from '../velocity.ts';
+import { listVerdict } from './lists.ts';
+import type { LoginPolicy } from './policy.ts';
+import {
+  globalKeysOf,
+  hasSeen,
+  learn,
+  rbaScore,
+  recordGlobal,
+  seriesFrequencies,
+  unlearn,
+  type LoginObservation,
+  type RbaScore,
+} from './rba.ts';
+import {
+  emptyLoginState,
+  loginStateLimits,
+  type LoginState,
+  type PendingLoginChallenge,
+  type SessionBinding,
+} from './state.ts';
+import { judgeTravel } from './travel.ts';
+
+/**
+ * Login risk and session protection: the sign-in decision (RBA score plus the account's own
+ * novelty signals and global detectors), sign-in failures (credential stuffing, password
+ * spraying, brute force), and session binding with step-up for sensitive actions. Pure; reads
+ * the account, the velocity series and the policy, never the clock.
+ */
+
+const reason = (code: ReasonCode, detail?: string): Reason =>
+  detail === undefined ? { code } : { code, detail };
+
+/** What one request context means, computed once per event. */
+export interface ContextFacts {
+  readonly ip: ParsedIp | undefined;
+  readonly info: IpInfo;
+  /** The /24 or /64 the address belongs to, for velocity by network. */
+  readonly prefix: string | undefined;
+  readonly observation: LoginObservation;
+  readonly browserFamily: string;
+}
+
+/** Facts already computed per request context (one event asks several times), with their policy. */
+const factsCache = new WeakMap<RequestContext, { policy: RiskPolicy; facts: ContextFacts }>();
+
+export function contextFacts(context: RequestContext, policy: RiskPolicy): ContextFacts {
+  const cached = factsCache.get(context);
+  if (cached?.policy === policy) return cached.facts;
+  const ip = parseIp(context.ip);
+  const info = policy.ipIntel.lookup(context.ip);
+  const ua = policy.loginSupport.userAgents.parse(context.userAgent);
+  const facts: ContextFacts = {
+    ip,
+    info,
+    prefix: ip === undefined ? undefined : networkPrefixOf(ip),
+    observation: {
+      ip: context.ip,
+      asn: info.asn === undefined ? 'unknown' : `AS${String(info.asn)}`,
+      country: info.country ?? 'unknown',
+      ua: ua.full,
+      browser: ua.browser,
+      os: ua.os,
+      deviceType: ua.deviceType,
+      device: deviceKeyOf(context),
+    },
+    browserFamily: ua.browserFamily,
+  };
+  factsCache.set(context, { policy, facts });
+  return facts;
+}
+
+const failureKeys = {
+  ip: (ip: string) => `fail:ip:${ip}`,
+  prefix: (prefix: string) => `fail:net:${prefix}`,
+  asn: (asn: number) => `fail:asn:${String(asn)}`,
+  account: (accountId: string) => `fail:acct:${accountId}`,
+};
+
+function sourceFailureKeys(facts: ContextFacts, ipText: string): string[] {
+  const keys = [failureKeys.ip(ipText)];
+  if (facts.prefix !== undefined) keys.push(failureKeys.prefix(facts.prefix));
+  if (facts.info.asn !== undefined) keys.push(failureKeys.asn(facts.info.asn));
+  return keys;
+}
+
+/** The series a sign-in event reads or writes (loaded before deciding). */
+export function loginSeriesKeysOf(event: BulwarkEvent, policy: RiskPolicy): string[] {
+  switch (event.type) {
+    case 'login.failed': {
+      const keys = sourceFailureKeys(contextFacts(event.context, policy), event.context.ip);
+      if (event.accountId !== undefined) keys.push(failureKeys.account(event.accountId));
+      return keys;
+    }
+    case 'login.succeeded': {
+      const facts = contextFacts(event.context, policy);
+      return [
+        failureKeys.account(event.accountId),
+        ...sourceFailureKeys(facts, event.context.ip),
+        ...globalKeysOf(facts.observation),
+      ];
+    }
+    default:
+      return [];
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Global detectors over failures
+
+type SourceFinding = { code: 'stuffing_source' | 'spraying_source'; detail: string } | undefined;
+
+/**
+ * Credential stuffing: many failures over many accounts from one IP, /24 (/64) or AS in a short
+ * window. Password spraying: many distinct accounts from one network over a longer window, few
+ * tries each. `extra` counts the failure being decided (read before it is recorded).
+ */
+function sourceFinding(
+  series: (key: string) => WindowSeries,
+  facts: ContextFacts,
+  ipText: string,
+  login: LoginPolicy,
+  atMs: number,
+  extra: { failures: number; account: string | undefined },
+): SourceFinding {
+  const s = login.stuffing;
+  const check = (
+    key: string,
+    label: string,
+    failuresMin: number,
+    accountsMin: number,
+    spraying: boolean,
+  ): SourceFinding => {
+    const windowed = series(key);
+    const failures = windowed.stats(atMs, s.windowMs).count + extra.failures;
+    const newAccount =
+      extra.account !== undefined && !windowed.hasLabel(atMs, s.windowMs, extra.account) ? 1 : 0;
+    const accounts = windowed.distinct(atMs, s.windowMs).count + newAccount;
+    if (failures >= failuresMin && accounts >= accountsMin) {
+      return {
+        code: 'stuffing_source',
+        detail: `${label}: ${String(failures)} failures, ${String(accounts)} accounts`,
+      };
+    }
+    if (!spraying) return undefined;
+    const sprayNew =
+      extra.account !== undefined && !windowed.hasLabel(atMs, s.sprayWindowMs, extra.account) ? 1 : 0;
+    const sprayed = windowed.distinct(atMs, s.sprayWindowMs).count + sprayNew;
+    if (sprayed >= s.sprayAccountsMin) {
+      return { code: 'spraying_source', detail: `${label}: ${String(sprayed)} accounts` };
+    }
+    return undefined;
+  };
+  return (
+    check(failureKeys.ip(ipText), `ip ${ipText}`, s.ipFailuresMin, s.ipAccountsMin, true) ??
+    (facts.prefix === undefined
+      ? undefined
+      : check(
+          failureKeys.prefix(facts.prefix),
+          `network ${facts.prefix}`,
+          s.prefixFailuresMin,
+          s.prefixAccountsMin,
+          true,
+        )) ??
+    (facts.info.asn === undefined
+      ? undefined
+      : // A whole AS holds many shoppers: only its stuffing volume counts, not its spread.
+        check(
+          failureKeys.asn(facts.info.asn),
+          `AS${String(facts.info.asn)}`,
+          s.asnFailuresMin,
+          s.asnAccountsMin,
+          false,
+        ))
+  );
+}
+
+function banded(score: number, reasons: Reason[], login: LoginPolicy, mayChallenge = true): Assessment {
+  const bounded = Math.max(0, Math.min(100, Math.round(score)));
+  if (bounded >= login.bands.denyScoreMin) return { outcome: 'deny', score: bounded, reasons };
+  if (mayChallenge && bounded >= login.bands.challengeScoreMin)
+    return { outcome: 'challenge', score: bounded, reasons };
+  return { outcome: 'allow', score: bounded, reasons };
+}
+
+// ---------------------------------------------------------------------------------------------
+// login.failed
+
+/**
+ * A failed sign-in: the baseline bursts first (unchanged), then stuffing and spraying sources,
+ * then brute force on the account (NIST SP 800-63B: throttle with a challenge from
+ * `throttleFailuresMin` consecutive failures, refuse from `lockFailuresMin`).
+ */
+export function assessLoginFailed(
+  event: Extract<BulwarkEvent, { type: 'login.failed' }>,
+  view: RiskView,
+  atMs: number,
+  baseline: () => Assessment,
+): Assessment {
+  const first = baseline();
+  if (first.outcome !== 'allow') return first;
+  const policy = view.policy;
+  const login = policy.login;
+  const facts = contextFacts(event.context, policy);
+  const verdict = listVerdict(policy.loginSupport.lists, facts.ip, event.context.deviceId);
+  if (verdict.kind === 'denied') {
+    return {
+      outcome: 'deny',
+      score: 100,
+      reasons: [reason('operator_denied', `${verdict.what} ${verdict.entry}`)],
+    };
+  }
+  if (verdict.kind !== 'allowed') {
+    const finding = sourceFinding((key) => view.series(key), facts, event.context.ip, login, atMs, {
+      failures: 1,
+      account: event.accountId ?? event.username,
+    });
+    if (finding !== undefined)
+      return { outcome: 'deny', score: 95, reasons: [reason(finding.code, finding.detail)] };
+  }
+  const consecutive = (view.account?.login?.consecutiveFailures ?? 0) + 1;
+  if (event.accountId !== undefined && consecutive >= login.bruteForce.lockFailuresMin) {
+    return { outcome: 'deny', score: 95, reasons: [reason('brute_force', String(consecutive))] };
+  }
+  if (event.accountId !== undefined && consecutive >= login.bruteForce.throttleFailuresMin) {
+    return { outcome: 'challenge', score: 70, reasons: [reason('brute_force', String(consecutive))] };
+  }
+  return first;
+}
+
+// ---------------------------------------------------------------------------------------------
+// login.succeeded
+
+export interface LoginSignals {
+  rba: RbaScore | undefined;
+  coldStart: boolean;
+}
+
+/**
+ * A sign-in. Order of checks: containment (engine), operator deny list, cold start, then the
+ * scored signals: device and network novelty against the account's history, the RBA likelihood
+ * ratio, impossible travel, a concurrent sign-in from elsewhere (phishing relay), a stuffing
+ * source, recent failures and a missing second factor. Reasons come in that order.
+ */
+export function assessLoginSucceeded(
+  event: Extract<BulwarkEvent, { type: 'login.succeeded' }>,
+  view: RiskView,
+  atMs: number,
+): Assessment & { signals: LoginSignals } {
+  const policy = view.policy;
+  const login = policy.login;
+  const account = view.account;
+  const facts = contextFacts(event.context, policy);
+  const verdict = listVerdict(policy.loginSupport.lists, facts.ip, event.context.deviceId);
+  if (verdict.kind === 'denied') {
+    return {
+      outcome: 'deny',
+      score: 100,
+      reasons: [reason('operator_denied', `${verdict.what} ${verdict.entry}`)],
+      signals: { rba: undefined, coldStart: false },
+    };
+  }
+  const allowedSource = verdict.kind === 'allowed';
+  const stuffing = allowedSource
+    ? undefined
+    : sourceFinding((key) => view.series(key), facts, event.context.ip, login, atMs, {
+        failures: 0,
+        account: undefined,
+      });
+  const state = account?.login;
+  const deviceKey = facts.observation.device;
+  const coldStart =
+    account === undefined ||
+    account.devices.length === 0 ||
+    state === undefined ||
+    state.profile.logins < login.rba.loginsMin;
+
+  if (coldStart) {
+    // Cold start: nothing of the account's own to compare with. A first sign-in is allowed and
+    // teaches the profile, unless a global signal speaks (operator list, stuffing source).
+    if (stuffing !== undefined) {
+      return {
+        outcome: 'challenge',
+        score: login.points.stuffingSource + 10,
+        reasons: [reason('first_seen_account'), reason(stuffing.code, stuffing.detail)],
+        signals: { rba: undefined, coldStart },
+      };
+    }
+    return {
+      outcome: 'allow',
+      score: 10,
+      reasons: [reason('first_seen_account')],
+      signals: { rba: undefined, coldStart },
+    };
+  }
+
+  const p = login.points;
+  const reasons: Reason[] = [];
+  let score = 0;
+  const fromMs = atMs - login.rba.historyMs;
+  const device = account.devices.find((d) => d.key === deviceKey);
+  const knownTrusted = device !== undefined && device.trusted;
+  const networkFactor = knownTrusted || allowedSource ? p.knownDeviceNetworkFactor : 1;
+  if (device === undefined) {
+    score += p.newDevice;
+    reasons.push(reason('new_device'));
+  }
+  if (!account.networks.some((n) => n.ip === event.context.ip)) {
+    score += p.newNetwork * networkFactor;
+    reasons.push(reason('new_network', event.context.ip));
+  }
+  const newAsn =
+    facts.info.asn !== undefined && !hasSeen(state.profile, 'asn', facts.observation.asn, fromMs);
+  if (newAsn) {
+    score += p.newAsn * networkFactor;
+    reasons.push(reason('new_asn', facts.observation.asn));
+  }
+  const previousCountry = state.recent.at(-1)?.country;
+  if (facts.info.country !== undefined && !hasSeen(state.profile, 'country', facts.info.country, fromMs)) {
+    score += p.newCountry * networkFactor;
+    reasons.push(
+      reason(
+        'new_country',
+        previousCountry === undefined ? facts.info.country : `${previousCountry}→${facts.info.country}`,
+      ),
+    );
+  }
+  if (newAsn && facts.info.kind === 'hosting' && !allowedSource) {
+    score += p.hostingNetwork;
+    reasons.push(reason('hosting_network', facts.observation.asn));
+  }
+  const frequencies = seriesFrequencies((key) => view.series(key));
+  const rba = rbaScore(state.profile, facts.observation, frequencies, login, atMs);
+  const globalKnown = frequencies.total(atMs) >= login.rba.globalLoginsMin;
+  const rbaPoints = globalKnown
+    ? Math.min(login.rba.pointsMax, Math.max(0, rba.total * login.rba.pointsPerDecade))
+    : 0;
+  if (rbaPoints >= 1) {
+    score += rbaPoints;
+    reasons.push(reason('unusual_for_account', rba.total.toFixed(1)));
+  }
+  const last = state.recent.at(-1);
+  if (last !== undefined) {
+    const travel = judgeTravel(
+      last,
+      {
+        atMs,
+        ...(facts.info.country === undefined ? {} : { country: facts.info.country }),
+        ...(facts.info.kind === undefined ? {} : { kind: facts.info.kind }),
+      },
+      login.travel,
+    );
+    if (travel.kind === 'impossible') {
+      score += travel.jumpy ? p.impossibleTravel / 3 : p.impossibleTravel;
+      reasons.push(
+        reason(
+          'impossible_travel',
+          `${last.country ?? '?'}→${facts.info.country ?? '?'} ${String(travel.distanceKm)} km at ${String(travel.speedKmPerHour)} km/h${travel.jumpy ? ' (mobile or VPN network)' : ''}`,
+        ),
+      );
+    }
+  }
+  // A phishing relay signs in right after the victim, from its own network and without the
+  // victim's device cookie.
+  const concurrent = state.recent.find(
+    (r) =>
+      Math.abs(atMs - r.atMs) <= login.concurrency.windowMs &&
+      r.deviceKey !== deviceKey &&
+      (r.asn === undefined || facts.info.asn === undefined
+        ? r.ip !== event.context.ip
+        : r.asn !== facts.info.asn),
+  );
+  if (concurrent !== undefined && device === undefined) {
+    score += p.concurrentLogin;
+    reasons.push(
+      reason('concurrent_login', `${String(Math.round(Math.abs(atMs - concurrent.atMs) / 1000))} s`),
+    );
+  }
+  if (stuffing !== undefined) {
+    score += p.stuffingSource;
+    reasons.push(reason(stuffing.code, stuffing.detail));
+  }
+  const failures = view.series(failureKeys.account(event.accountId)).stats(atMs, hourMs);
+  if (failures.count >= login.bruteForce.recentFailuresPerHourMin) {
+    score += p.recentFailures;
+    reasons.push(reason('recent_login_failures', String(failures.count)));
+  }
+  if (device === undefined && (event.secondFactor === undefined || event.secondFactor === 'none')) {
+    score += p.noSecondFactor;
+    reasons.push(reason('no_second_factor'));
+  }
+  return { ...banded(score, reasons, login), signals: { rba, coldStart } };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Session protection
+
+export const sensitiveFields: readonly string[] = [
+  'email',
+  'phone',
+  'password',
+  'mfa',
+  'payment_method',
+  'address',
+];
+const sensitiveActionSet: ReadonlySet<string> = new Set(sensitiveActions);
+
+type ContextChange = { what: 'device' | 'country' | 'asn'; detail: string; strong: boolean } | undefined;
+
+/** How the request differs from the context its session was issued in, worst first. */
+function contextChange(
+  binding: SessionBinding,
+  context: RequestContext,
+  facts: ContextFacts,
+  state: LoginState,
+  atMs: number,
+  login: LoginPolicy,
+): ContextChange {
+  const otherDevice =
+    binding.deviceId !== undefined && context.deviceId !== undefined
+      ? binding.deviceId !== context.deviceId
+      : binding.uaFull !== facts.observation.ua && binding.browserFamily !== facts.browserFamily;
+  if (otherDevice) return { what: 'device', detail: 'device', strong: true };
+  if (
+    binding.country !== undefined &&
+    facts.info.country !== undefined &&
+    binding.country !== facts.info.country
+  ) {
+    // A phone's or a VPN's address may jump countries; the owner's own countries are plausible.
+    const jumpy = facts.info.kind === 'mobile' || facts.info.kind === 'hosting' || binding.kind === 'mobile';
+    const own = hasSeen(state.profile, 'country', facts.info.country, atMs - login.rba.historyMs);
+    return {
+      what: 'country',
+      detail: `country ${binding.country}→${facts.info.country}`,
+      strong: !jumpy && !own,
+    };
+  }
+  if (binding.asn !== undefined && facts.info.asn !== undefined && binding.asn !== facts.info.asn) {
+    // Home Wi-Fi to the owner's mobile carrier is ordinary; an AS the account never used is not,
+    // unless the same device id moved to a mobile carrier (a phone leaving Wi-Fi).
+    if (hasSeen(state.profile, 'asn', facts.observation.asn, atMs - login.rba.historyMs)) return undefined;
+    const sameDevice = binding.deviceId !== undefined && binding.deviceId === context.deviceId;
+    if (sameDevice && facts.info.kind === 'mobile') return undefined;
+    return { what: 'asn', detail: `AS${String(binding.asn)}→AS${String(facts.info.asn)}`, strong: false };
+  }
+  return undefined;
+}
+
+function bindingFor(
+  state: LoginState | undefined,
+  sessionId: string | undefined,
+): SessionBinding | undefined {
+  if (state === undefined) return undefined;
+  if (sessionId !== undefined) return state.bindings.find((b) => b.sessionId === sessionId);
+  return undefined;
+}
+
+/**
+ * `session.activity` and `account.updated`: a revoked session is refused; a session used from
+ * another device, country or AS than it was issued in is stolen-session evidence (deny when
+ * strong, else challenge; either way the session is revoked); a sensitive action on a risky
+ * session needs a strong step-up no older than `stepUpFreshMs`.
+ */
+export function assessSessionUse(
+  event: Extract<BulwarkEvent, { type: 'session.activity' | 'account.updated' }>,
+  view: RiskView,
+  atMs: number,
+): Assessment {
+  const account = view.account;
+  const risk = account?.risk ?? 0;
+  const state = account?.login;
+  const binding = bindingFor(state, event.context.sessionId);
+  const sensitive =
+    event.type === 'account.updated'
+      ? sensitiveFields.includes(event.field)
+      : sensitiveActionSet.has(event.action);
+  if (state === undefined || binding === undefined) {
+    // An unknown session (the store did not report its sign-in): judged by the account's risk.
+    if (sensitive && state !== undefined && risk >= view.policy.login.session.riskyScoreMin) {
+      return { outcome: 'challenge', score: risk, reasons: [reason('step_up_required', 'unknown session')] };
+    }
+    return { outcome: 'allow', score: risk, reasons: [] };
+  }
+  if (binding.revokedAtMs !== undefined && binding.revokedAtMs <= atMs) {
+    return { outcome: 'deny', score: 100, reasons: [reason('session_revoked', binding.revokedReason)] };
+  }
+  const login = view.policy.login;
+  const facts = contextFacts(event.context, view.policy);
+  const change = contextChange(binding, event.context, facts, state, atMs, login);
+  if (change !== undefined) {
+    return change.strong
+      ? { outcome: 'deny', score: 95, reasons: [reason('session_context_changed', change.detail)] }
+      : { outcome: 'challenge', score: 75, reasons: [reason('session_context_changed', change.detail)] };
+  }
+  if (sensitive && binding.risk >= login.session.riskyScoreMin) {
+    const fresh =
+      binding.strongAtMs !== undefined && atMs - binding.strongAtMs <= login.session.stepUpFreshMs;
+    if (!fresh) {
+      return {
+        outcome: 'challenge',
+        score: Math.max(binding.risk, login.bands.challengeScoreMin),
+        reasons: [reason('step_up_required', event.type === 'account.updated' ? event.field : event.action)],
+      };
+    }
+  }
+  return { outcome: 'allow', score: risk, reasons: [] };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Recording and learning
+
+/** Writes what sign-in events feed into series; answers the keys changed. */
+export function recordLoginSeries(
+  event: BulwarkEvent,
+  decision: Decision,
+  view: RiskView,
+  atMs: number,
+): string[] {
+  switch (event.type) {
+    case 'login.failed': {
+      const facts = contextFacts(event.context, view.policy);
+      const label = event.accountId ?? event.username;
+      const changed: string[] = [];
+      // fail:ip is the baseline's; the network and AS series are login risk's.
+      if (facts.prefix !== undefined) changed.push(failureKeys.prefix(facts.prefix));
+      if (facts.info.asn !== undefined) changed.push(failureKeys.asn(facts.info.asn));
+      for (const key of changed) view.series(key).record(atMs, 1, label);
+      return changed;
+    }
+    case 'login.succeeded': {
+      if (decision.decision === 'deny') return [];
+      return recordGlobal(
+        (key) => view.series(key),
+        contextFacts(event.context, view.policy).observation,
+        atMs,
+      );
+    }
+    default:
+      return [];
+  }
+}
+
+function withBinding(state: LoginState, binding: SessionBinding): SessionBinding[] {
+  const others = state.bindings.filter((b) => b.sessionId !== binding.sessionId);
+  others.push(binding);
+  if (others.length > loginStateLimits.bindingsMax) {
+    // The least recently used session goes first.
+    let oldest = 0;
+    for (let i = 1; i < others.length; i += 1) {
+      if ((others[i]?.lastSeenAtMs ?? 0) < (others[oldest]?.lastSeenAtMs ?? 0)) oldest = i;
+    }
+    others.splice(oldest, 1);
+  }
+  return others;
+}
+
+function replaceBinding(
+  state: LoginState,
+  sessionId: string,
+  change: (b: SessionBinding) => SessionBinding,
+): SessionBinding[] {
+  return state.bindings.map((b) => (b.sessionId === sessionId ? change(b) : b));
+}
+
+/**
+ * Teaches the account's login state what a decided event means. Runs after the baseline
+ * `evolveAccount` (it reads the state that produced), so rebuilding from the log gives the same
+ * state as live processing.
+ */
+export function evolveLogin(
+  account: AccountState | undefined,
+  event: BulwarkEvent,
+  decision: Decision,
+  atMs: number,
+  policy: RiskPolicy,
+): AccountState | undefined {
+  if (account === undefined) return account;
+  const previous = account.login ?? emptyLoginState();
+  switch (event.type) {
+    case 'login.failed': {
+      if (event.accountId === undefined) return account;
+      return { ...account, login: { ...previous, consecutiveFailures: previous.consecutiveFailures + 1 } };
+    }
+    case 'login.succeeded': {
+      if (decision.decision === 'deny') return account;
+      const facts = contextFacts(event.context, policy);
+      const next: LoginState = {
+        ...previous,
+        profile: learn(previous.profile, facts.observation, policy.login, atMs),
+        consecutiveFailures: 0,
+        recent: [
+          ...previous.recent.filter((r) => r.atMs >= atMs - policy.login.rba.historyMs),
+          {
+            atMs,
+            ip: event.context.ip,
+            deviceKey: facts.observation.device,
+            ...(facts.info.country === undefined ? {} : { country: facts.info.country }),
+            ...(facts.info.asn === undefined ? {} : { asn: facts.info.asn }),
+            ...(facts.info.kind === undefined ? {} : { kind: facts.info.kind }),
+          },
+        ]
+          .sort((x, y) => x.atMs - y.atMs)
+          .slice(-loginStateLimits.recentMax),
+      };
+      const challenged = decision.decision === 'challenge';
+      if (event.context.sessionId !== undefined) {
+        const binding: SessionBinding = {
+          sessionId: event.context.sessionId,
+          issuedAtMs: atMs,
+          lastSeenAtMs: atMs,
+          deviceKey: facts.observation.device,
+          uaFull: facts.observation.ua,
+          browserFamily: facts.browserFamily,
+          risk: decision.score,
+          ...(event.context.deviceId === undefined ? {} : { deviceId: event.context.deviceId }),
+          ...(facts.info.country === undefined ? {} : { country: facts.info.country }),
+          ...(facts.info.asn === undefined ? {} : { asn: facts.info.asn }),
+          ...(facts.info.kind === undefined ? {} : { kind: facts.info.kind }),
+          // A challenge is taken as passed until a completion says otherwise (contract §4).
+          ...(challenged ? { strongAtMs: atMs } : {}),
+        };
+        next.bindings = withBinding(previous, binding);
+      }
+      if (challenged && decision.challenge !== undefined) {
+        const pending: PendingLoginChallenge = {
+          challengeId: decision.challenge.id,
+          atMs,
+          observation: facts.observation,
+        };
+        if (event.context.sessionId !== undefined) pending.sessionId = event.context.sessionId;
+        next.pending = [...previous.pending, pending].slice(-loginStateLimits.pendingMax);
+      }
+      return { ...account, login: next };
+    }
+    case 'challenge.completed': {
+      const pending =
+        event.challengeId === undefined
+          ? previous.pending.at(-1)
+          : previous.pending.find((p) => p.challengeId === event.challengeId);
+      if (pending === undefined) return account;
+      const next: LoginState = { ...previous, pending: previous.pending.filter((p) => p !== pending) };
+      if (event.result === 'failed') {
+        if (pending.observation !== undefined) {
+          const taken = pending.observation;
+          next.profile = unlearn(previous.profile, taken);
+          next.recent = previous.recent.filter(
+            (r) => r.atMs !== pending.atMs || r.deviceKey !== taken.device,
+          );
+        }
+        if (pending.sessionId !== undefined) {
+          next.bindings = replaceBinding(previous, pending.sessionId, (b) => ({
+            ...b,
+            revokedAtMs: atMs,
+            revokedReason: 'challenge failed',
+          }));
+        }
+      } else if (pending.sessionId !== undefined) {
+        next.bindings = replaceBinding(previous, pending.sessionId, (b) => ({ ...b, strongAtMs: atMs }));
+      }
+      return { ...account, login: next };
+    }
+    case 'session.activity':
+    case 'account.updated': {
+      const sessionId = event.context.sessionId;
+      if (sessionId === undefined || !previous.bindings.some((b) => b.sessionId === sessionId))
+        return account;
+      const changed = decision.reasons.find((r) => r.code === 'session_context_changed');
+      const next: LoginState = {
+        ...previous,
+        bindings: replaceBinding(previous, sessionId, (b) => ({
+          ...b,
+          lastSeenAtMs: Math.max(b.lastSeenAtMs, atMs),
+          ...(changed !== undefined && b.revokedAtMs === undefined
+            ? { revokedAtMs: atMs, revokedReason: changed.detail ?? 'context changed' }
+            : {}),
+          // A step-up answered on the session is taken as passed until told otherwise.
+          ...(decision.decision === 'challenge' && changed === undefined ? { strongAtMs: atMs } : {}),
+        })),
+      };
+      if (decision.decision === 'challenge' && decision.challenge !== undefined && changed === undefined) {
+        next.pending = [...previous.pending, { challengeId: decision.challenge.id, atMs, sessionId }].slice(
+          -loginStateLimits.pendingMax,
+        );
+      }
+      return { ...account, login: next };
+    }
+    default:
+      return account;
+  }
+}

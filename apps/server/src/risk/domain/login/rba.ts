@@ -1,0 +1,237 @@
+import type { WindowSeries } from '../velocity.ts';
+import type { LoginPolicy, RbaFeature } from './policy.ts';
+
+/**
+ * Risk-based authentication after Freeman et al. ("Who Are You?", NDSS 2016) as refined by
+ * Wiefling et al. ("Pump Up Password Security!", ACM TOPS 2022):
+ *
+ *   score(x) = Π_k  p(x_k) / p(x_k | account)
+ *
+ * the likelihood ratio of an attacker (who looks like the global population) against this
+ * account's own history, per feature k. Features with sub-features combine them by weight,
+ * numerator and denominator alike: IP (address, AS, country) and user agent (string, browser,
+ * OS, device type); the device id stands alone.
+ *
+ * Smoothing: the account's probability is Laplace-smoothed over the values it has used plus one
+ * "unseen" value; the global probability of a value never seen globally is the global rate of
+ * never-seen values (for the high-cardinality features) or Laplace's 1/(N+1).
+ */
+export interface FeatureValue {
+  value: string;
+  count: number;
+  lastSeenAt: number;
+}
+
+/** Per-account value counts; plain JSON, bounded per feature, nothing older than the history. */
+export interface RbaProfile {
+  logins: number;
+  values: Partial<Record<RbaFeature, FeatureValue[]>>;
+}
+
+export type LoginObservation = Readonly<Record<RbaFeature, string>>;
+
+export const emptyProfile = (): RbaProfile => ({ logins: 0, values: {} });
+
+/** Global counts over the history, read before the current sign-in is recorded. */
+export interface GlobalFrequencies {
+  total(atMs: number): number;
+  count(feature: RbaFeature, value: string, atMs: number): number;
+  /** Sign-ins whose value of `feature` had never been seen globally before. */
+  novel(feature: RbaFeature, atMs: number): number;
+}
+
+/** Features whose global novelty rate is tracked (values are nearly unique: addresses, devices). */
+export const novelTrackedFeatures: readonly RbaFeature[] = ['ip', 'ua', 'device'];
+
+const globalKeys = {
+  total: 'rba:total',
+  value: (feature: RbaFeature, value: string) => `rba:${feature}:${value}`,
+  novel: (feature: RbaFeature) => `rba:new:${feature}`,
+};
+
+/** Global counts are weekly buckets kept for six months (26 weeks, plus the current one). */
+export const globalBucketMs = 7 * 24 * 3_600_000;
+export const globalHistoryMs = 26 * globalBucketMs;
+export const globalSeriesLimits = { retentionMs: globalHistoryMs, entriesMax: 40 } as const;
+export const isGlobalFrequencyKey = (key: string): boolean => key.startsWith('rba:');
+
+export function globalKeysOf(observation: LoginObservation): string[] {
+  const keys = [globalKeys.total];
+  for (const [feature, value] of Object.entries(observation) as [RbaFeature, string][]) {
+    keys.push(globalKeys.value(feature, value));
+  }
+  for (const feature of novelTrackedFeatures) keys.push(globalKeys.novel(feature));
+  return keys;
+}
+
+function bucketSum(series: WindowSeries, atMs: number): number {
+  return series.stats(atMs, globalHistoryMs).sum;
+}
+
+export function seriesFrequencies(series: (key: string) => WindowSeries): GlobalFrequencies {
+  return {
+    total: (atMs) => bucketSum(series(globalKeys.total), atMs),
+    count: (feature, value, atMs) => bucketSum(series(globalKeys.value(feature, value)), atMs),
+    novel: (feature, atMs) => bucketSum(series(globalKeys.novel(feature)), atMs),
+  };
+}
+
+/** Adds one to the bucket holding `atMs` (buckets are single entries whose value is the count). */
+function increment(series: WindowSeries, atMs: number): void {
+  const bucket = atMs - (((atMs % globalBucketMs) + globalBucketMs) % globalBucketMs);
+  const current = series.stats(bucket, 1);
+  if (current.count > 0) series.remove(bucket, current.sum);
+  series.record(bucket, current.sum + 1);
+}
+
+/** Counts one sign-in globally; answers the keys it changed. */
+export function recordGlobal(
+  series: (key: string) => WindowSeries,
+  observation: LoginObservation,
+  atMs: number,
+): string[] {
+  const changed = [globalKeys.total];
+  for (const feature of novelTrackedFeatures) {
+    const key = globalKeys.value(feature, observation[feature]);
+    if (series(key).size === 0) {
+      increment(series(globalKeys.novel(feature)), atMs);
+      changed.push(globalKeys.novel(feature));
+    }
+  }
+  increment(series(globalKeys.total), atMs);
+  for (const [feature, value] of Object.entries(observation) as [RbaFeature, string][]) {
+    const key = globalKeys.value(feature, value);
+    increment(series(key), atMs);
+    changed.push(key);
+  }
+  return changed;
+}
+
+/** p(value | account): Laplace over the account's values plus one unseen value. */
+export function accountProbability(
+  profile: RbaProfile,
+  feature: RbaFeature,
+  value: string,
+  fromMs: number,
+): number {
+  // One pass, no copies: this runs for eight features on every sign-in.
+  let total = 0;
+  let count = 0;
+  let distinct = 0;
+  for (const v of profile.values[feature] ?? []) {
+    if (v.lastSeenAt < fromMs) continue;
+    total += v.count;
+    distinct += 1;
+    if (v.value === value) count = v.count;
+  }
+  return (count + 1) / (total + distinct + 1);
+}
+
+export function globalProbability(
+  global: GlobalFrequencies,
+  feature: RbaFeature,
+  value: string,
+  atMs: number,
+): number {
+  const total = global.total(atMs);
+  const count = global.count(feature, value, atMs);
+  if (count === 0 && novelTrackedFeatures.includes(feature)) {
+    return (global.novel(feature, atMs) + 1) / (total + 1);
+  }
+  return Math.min(1, (count + 1) / (total + 1));
+}
+
+export interface RbaScore {
+  /** log10 of the likelihood ratio per feature group; their sum is the model's score. */
+  ip: number;
+  ua: number;
+  device: number;
+  /** Freeman/Wiefling as published (IP and user agent). */
+  plain: number;
+  /** With the device id as a third feature. */
+  total: number;
+}
+
+export function rbaScore(
+  profile: RbaProfile,
+  observation: LoginObservation,
+  global: GlobalFrequencies,
+  policy: LoginPolicy,
+  atMs: number,
+): RbaScore {
+  const fromMs = atMs - policy.rba.historyMs;
+  const ratio = (parts: readonly (readonly [RbaFeature, number])[]): number => {
+    let numerator = 0;
+    let denominator = 0;
+    for (const [feature, weight] of parts) {
+      numerator += weight * globalProbability(global, feature, observation[feature], atMs);
+      denominator += weight * accountProbability(profile, feature, observation[feature], fromMs);
+    }
+    return Math.log10(numerator / denominator);
+  };
+  const w = policy.rba.weights;
+  const ip = ratio([
+    ['ip', w.ip.ip],
+    ['asn', w.ip.asn],
+    ['country', w.ip.country],
+  ]);
+  const ua = ratio([
+    ['ua', w.ua.ua],
+    ['browser', w.ua.browser],
+    ['os', w.ua.os],
+    ['deviceType', w.ua.deviceType],
+  ]);
+  const device = ratio([['device', 1]]);
+  return { ip, ua, device, plain: ip + ua, total: ip + ua + device };
+}
+
+/** Whether the account has used `value` for `feature` within the history. */
+export function hasSeen(profile: RbaProfile, feature: RbaFeature, value: string, fromMs: number): boolean {
+  return (profile.values[feature] ?? []).some((v) => v.value === value && v.lastSeenAt >= fromMs);
+}
+
+/**
+ * The profile after one more sign-in: counts up, values older than the history dropped, at most
+ * `valuesPerFeatureMax` values per feature (least recently seen go first). Copy-on-write.
+ */
+export function learn(
+  profile: RbaProfile,
+  observation: LoginObservation,
+  policy: LoginPolicy,
+  atMs: number,
+): RbaProfile {
+  const fromMs = atMs - policy.rba.historyMs;
+  const values: Partial<Record<RbaFeature, FeatureValue[]>> = {};
+  for (const [feature, value] of Object.entries(observation) as [RbaFeature, string][]) {
+    const kept = (profile.values[feature] ?? []).filter((v) => v.lastSeenAt >= fromMs);
+    const index = kept.findIndex((v) => v.value === value);
+    if (index >= 0) {
+      const known = kept[index] as FeatureValue;
+      kept[index] = { value, count: known.count + 1, lastSeenAt: Math.max(known.lastSeenAt, atMs) };
+    } else {
+      if (kept.length >= policy.rba.valuesPerFeatureMax) {
+        let oldest = 0;
+        for (let i = 1; i < kept.length; i += 1) {
+          if ((kept[i]?.lastSeenAt ?? 0) < (kept[oldest]?.lastSeenAt ?? 0)) oldest = i;
+        }
+        kept.splice(oldest, 1);
+      }
+      kept.push({ value, count: 1, lastSeenAt: atMs });
+    }
+    values[feature] = kept;
+  }
+  return { logins: profile.logins + 1, values };
+}
+
+/** Takes one sign-in back (a failed challenge): counts down, values at zero removed. */
+export function unlearn(profile: RbaProfile, observation: LoginObservation): RbaProfile {
+  const values: Partial<Record<RbaFeature, FeatureValue[]>> = { ...profile.values };
+  for (const [feature, value] of Object.entries(observation) as [RbaFeature, string][]) {
+    const list = profile.values[feature];
+    if (list === undefined) continue;
+    values[feature] = list
+      .map((v) => (v.value === value ? { ...v, count: v.count - 1 } : v))
+      .filter((v) => v.count > 0);
+  }
+  return { logins: Math.max(0, profile.logins - 1), values };
+}
