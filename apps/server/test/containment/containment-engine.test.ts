@@ -157,6 +157,28 @@ for (const backend of backends()) {
       await h.settleAll();
     });
 
+    test('a carrier command catching a labelled parcel up respects the fence too', async () => {
+      const h = await harness();
+      await h.placeOrder('acct-g', 'g-1', [{ category: 'physical', value: 5000 }]);
+      // Labelled after 4 h; pickup due 2 h later. The decision lands in between.
+      await h.passTime(h.clock.now() + 4 * hourMs + minuteMs);
+      assert.equal((await h.world.fulfilment.inspect('g-1'))?.shipments[0]?.status, 'labelled');
+      await h.openCase('acct-g', 'order-fraud', { orderId: 'g-1' });
+      const decidedAt = h.clock.now();
+      // No tick in between: the next thing to touch the order is a command, after pickup was due.
+      h.clock.advance(3 * hourMs);
+      const view = await h.world.fulfilment.port.getOrder('g-1');
+      assert.ok(view.ok);
+      assert.equal(view.value.shipments[0]?.status, 'labelled', 'a read does not move it past the fence');
+      const held = await h.world.fulfilment.port.hold({ orderId: 'g-1', idempotencyKey: 'any-hold' });
+      assert.ok(held.ok);
+      const order = await h.world.fulfilment.inspect('g-1');
+      const moved = order?.shipments[0]?.history.filter((e) => e.type === 'picked_up' && e.atMs > decidedAt);
+      assert.deepEqual(moved, []);
+      await h.settleAll();
+      assert.equal((await h.world.fulfilment.inspect('g-1'))?.shipments[0]?.status, 'cancelled');
+    });
+
     test('a timeout after the void happened: retried under the same key, one void, step done', async () => {
       const h = await harness();
       await h.placeOrder('acct-t', 't-1', [{ category: 'gift_card', value: 5000 }]);
@@ -173,8 +195,10 @@ for (const backend of backends()) {
     test('a 503 then success; a rate limit waits as asked; a refusal escalates', async () => {
       const h = await harness();
       await h.placeOrder('acct-e', 'e-1', [{ category: 'physical', value: 5000 }]);
-      h.world.fulfilment.faults.script({ kind: 'unavailable' }, 'hold');
-      h.world.fulfilment.faults.script({ kind: 'rate_limited', retryAfterMs: 30_000 }, 'hold');
+      // The sweep's read fails (it goes on without it), then the step's own read: a 503, then a 429.
+      h.world.fulfilment.faults.script({ kind: 'unavailable' }, 'getOrder');
+      h.world.fulfilment.faults.script({ kind: 'unavailable' }, 'getOrder');
+      h.world.fulfilment.faults.script({ kind: 'rate_limited', retryAfterMs: 30_000 }, 'getOrder');
       const caseId = await h.openCase('acct-e', 'order-fraud', { orderId: 'e-1' });
       await h.settleAll();
       const hold = (await h.steps(caseId)).find((s) => s.name === 'hold-shipment');

@@ -490,8 +490,13 @@ export function executeOnOrder<T>(
   schedule: FulfilmentSchedule,
   apply: (caughtUp: FulfilmentOrder) => Result<Transition, Refusal>,
   view: (after: FulfilmentOrder) => T,
+  /** The store's fraud fence on this order, if any: catching up respects it like a tick does. */
+  fencedAtMs?: number,
 ): { readonly transition: Transition; readonly answer: ProviderResult<T> } {
-  const caughtUp = advanceOrder(order, nowMs, schedule);
+  const caughtUp =
+    fencedAtMs === undefined
+      ? advanceOrder(order, nowMs, schedule)
+      : advanceOrderFenced(order, nowMs, fencedAtMs, schedule);
   const applied = apply(caughtUp.order);
   if (!applied.ok) {
     const { kind, code, message } = applied.error;

@@ -291,12 +291,14 @@ export class FulfilmentSandbox {
       async (trx) => {
         if (locked === undefined) return orderNotFound(command.orderId);
         const nowMs = this.#clock.now();
+        const fencedAtMs = await this.#shipFence?.(trx as unknown as Transaction<Database>, locked);
         const { transition, answer } = executeOnOrder(
           locked,
           nowMs,
           this.#schedule,
           (o) => apply(o, nowMs),
           view,
+          fencedAtMs,
         );
         await this.#save(trx, locked, transition);
         return answer;
@@ -309,8 +311,23 @@ export class FulfilmentSandbox {
 
   /** The order as of now, without writing (scheduled steps are recorded by `tick`). */
   async #current(orderId: string): Promise<FulfilmentOrder | undefined> {
-    const order = await this.#load(this.#db, orderId, false);
-    return order === undefined ? undefined : advanceOrder(order, this.#clock.now(), this.#schedule).order;
+    if (this.#shipFence === undefined) {
+      const order = await this.#load(this.#db, orderId, false);
+      return order === undefined ? undefined : advanceOrder(order, this.#clock.now(), this.#schedule).order;
+    }
+    // With a fence, the view is computed under the fence lock, as a tick would move the order.
+    const fence = this.#shipFence;
+    return this.#db.transaction().execute(async (trx) => {
+      const order = await this.#load(trx, orderId, false);
+      if (order === undefined) return undefined;
+      const fencedAtMs = await fence(trx as unknown as Transaction<Database>, order);
+      const now = this.#clock.now();
+      return (
+        fencedAtMs === undefined
+          ? advanceOrder(order, now, this.#schedule)
+          : advanceOrderFenced(order, now, fencedAtMs, this.#schedule)
+      ).order;
+    });
   }
 
   async #load(
