@@ -21,6 +21,7 @@ import type { RiskPolicy } from '../risk/domain/policy.ts';
 import type { PriorOutcome, Storage } from '../storage/ports.ts';
 import type { ReplaySummary } from './replay.ts';
 import { firstSuspiciousSignInMs } from '../containment/suspicion.ts';
+import { passEventTime } from './event-time.ts';
 
 /** After the last event the clock runs on this long, or until every run is terminal. */
 export const runOnMs = 7 * dayMs;
@@ -156,19 +157,8 @@ async function run(
   const summary: ReplaySummary = { lines: 0, decided: 0, errors: 0 };
   let started = false;
 
-  // Lets time pass up to `untilMs`, waking the world and containment at each due time on the way.
-  const passTime = async (untilMs: number): Promise<void> => {
-    for (;;) {
-      const dues = [await storage.containment.nextDueAtMs(), await world.nextDueAtMs()].filter(
-        (d): d is number => d !== undefined && d > clock.now(),
-      );
-      const next = Math.min(untilMs, ...dues);
-      clock.set(Math.max(clock.now(), next));
-      await world.advance();
-      await engine.drain();
-      if (clock.now() >= untilMs) return;
-    }
-  };
+  const passTime = (untilMs: number): Promise<void> =>
+    passEventTime(world, clock, storage.containment, () => engine.drain(), untilMs);
 
   const write = async (line: string): Promise<void> => {
     if (!output.write(`${line}\n`)) await new Promise<void>((resolve) => output.once('drain', resolve));

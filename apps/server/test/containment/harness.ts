@@ -11,6 +11,7 @@ import { ManualClock } from '../../src/core/clock.ts';
 import { derivedIds } from '../../src/core/ids.ts';
 import { dayMs, toIso } from '../../src/core/time.ts';
 import type { CaseRecord, EventRecord } from '../../src/storage/ports.ts';
+import { passEventTime } from '../../src/sim/event-time.ts';
 import { freshDatabase, type Backend, type StorageWithDatabase } from '../helpers/backends.ts';
 
 export const startMs = Date.parse('2026-03-10T12:00:00Z');
@@ -173,18 +174,14 @@ export class Harness {
   }
 
   /** Lets time pass to `untilMs`, waking the world and containment at every due time. */
-  async passTime(untilMs: number): Promise<void> {
-    const storage = this.database.storage;
-    for (;;) {
-      await this.world.advance();
-      await this.engine.drain();
-      const dues = [await storage.containment.nextDueAtMs(), await this.world.nextDueAtMs()].filter(
-        (d): d is number => d !== undefined && d > this.clock.now(),
-      );
-      const next = Math.min(untilMs, ...dues);
-      if (next <= this.clock.now()) return;
-      this.clock.set(next);
-    }
+  passTime(untilMs: number): Promise<void> {
+    return passEventTime(
+      this.world,
+      this.clock,
+      this.database.storage.containment,
+      () => this.engine.drain(),
+      untilMs,
+    );
   }
 
   /** Runs until every run is terminal or `maxMs` of time passed. */

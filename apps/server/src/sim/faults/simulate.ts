@@ -13,6 +13,7 @@ import { derivedIds } from '../../core/ids.ts';
 import { seededRandom } from '../../core/random.ts';
 import { dayMs, hourMs, minuteMs, toIso } from '../../core/time.ts';
 import type { Storage } from '../../storage/ports.ts';
+import { passEventTime } from '../event-time.ts';
 
 /**
  * Deterministic fault simulation, in the spirit of TigerBeetle's simulator: many incidents run
@@ -223,19 +224,17 @@ export async function runFaultSimulation(
       }
     }
   };
-  const passTime = async (untilMs: number): Promise<void> => {
-    for (;;) {
-      await world.advance();
-      await world.payments.deliverWebhooks(() => Promise.resolve({ status: 200 }));
-      await drain();
-      const dues = [await storage.containment.nextDueAtMs(), await world.nextDueAtMs()].filter(
-        (d): d is number => d !== undefined && d > clock.now(),
-      );
-      const next = Math.min(untilMs, ...dues);
-      if (next <= clock.now()) return;
-      clock.set(next);
-    }
-  };
+  const passTime = (untilMs: number): Promise<void> =>
+    passEventTime(
+      world,
+      clock,
+      storage.containment,
+      async () => {
+        await world.payments.deliverWebhooks(() => Promise.resolve({ status: 200 }));
+        await drain();
+      },
+      untilMs,
+    );
 
   for (let incident = 0; incident < options.incidents; incident += 1) {
     const accountId = `sim-${String(options.seed)}-${String(incident)}`;
