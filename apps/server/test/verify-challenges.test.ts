@@ -120,7 +120,7 @@ for (const backend of backends()) {
         BULWARK_SMS_GATEWAY_URL: sms.baseUrl,
         BULWARK_SMS_GATEWAY_KEY: sms.apiKey,
         // The test drives the outbox itself.
-        BULWARK_ALERT_POLL_INTERVAL_MS: '30000',
+        BULWARK_ALERT_POLL_INTERVAL_MS: '3600000',
       });
     });
     after(async () => {

@@ -52,7 +52,7 @@ for (const backend of backends()) {
   describe(`development sink on ${backend}`, () => {
     let t: TestService;
     before(async () => {
-      t = await startTestService(backend, { BULWARK_ALERT_POLL_INTERVAL_MS: '30000' });
+      t = await startTestService(backend, { BULWARK_ALERT_POLL_INTERVAL_MS: '3600000' });
     });
     after(async () => {
       await t.close();

@@ -98,7 +98,7 @@ describe(`hosted pages in Chromium (${backend ?? 'pglite'})`, () => {
       BULWARK_STORE_NAME: 'Example Store',
       BULWARK_SMTP_HOST: '127.0.0.1',
       BULWARK_SMTP_PORT: String(smtp.port),
-      BULWARK_ALERT_POLL_INTERVAL_MS: '30000',
+      BULWARK_ALERT_POLL_INTERVAL_MS: '3600000',
     });
     await t.service.app.listen({ host: 'localhost', port });
     browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: chromiumArgs });

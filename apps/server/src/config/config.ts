@@ -54,7 +54,7 @@ export const configSchema = z
     enforcement: z.enum(['enforce', 'observe']).default('enforce'),
     alertsEnabled: z.stringbool().default(true),
     /** How often the alert worker follows the event log (the promise is "within 60 s"). */
-    alertPollIntervalMs: integer(1000, 50, 30_000),
+    alertPollIntervalMs: integer(1000, 50, 3_600_000),
     smtpHost: z.string().min(1).optional(),
     smtpPort: integer(587, 1, 65535),
     smtpSecure: z.stringbool().default(false),
