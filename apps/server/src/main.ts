@@ -4,6 +4,8 @@ import type { Logger } from 'pino';
 import { AccountService } from './accounts/service.ts';
 import { migrateToLatest, openDatabase } from './adapters/db/database.ts';
 import { databaseOf, kyselyStorage } from './adapters/db/kysely-storage.ts';
+import { KyselyReviewStore } from './adapters/db/review-store.ts';
+import { ReviewService } from './reviews/service.ts';
 import { SandboxStoreFollower } from './adapters/sandbox/store-follower.ts';
 import { SandboxWorld } from './adapters/sandbox/world.ts';
 import { ContainmentEngine } from './containment/engine.ts';
@@ -27,6 +29,12 @@ import { readOperatorLists } from './adapters/login/operator-lists.ts';
 import { defaultLoginPolicy, defaultOperatorLists, type OperatorLists } from './risk/domain/login/policy.ts';
 import type { Storage } from './storage/ports.ts';
 import { version } from './version.ts';
+import { KyselyReconcileStore } from './adapters/db/reconcile-store.ts';
+import { sandboxOrderFeed } from './adapters/sandbox/store/order-feed.ts';
+import { IncidentReports } from './reconcile/incident-reports.ts';
+import { ReconcileScheduler } from './reconcile/scheduler.ts';
+import { Reconciler } from './reconcile/service.ts';
+import type { ReconcileRouteDeps } from './http/routes/reconcile.ts';
 import { DevelopmentNotifySink } from './adapters/notify/development-sink.ts';
 import { HttpSmsGateway } from './adapters/notify/sms-gateway.ts';
 import { SmtpEmailSender } from './adapters/notify/smtp.ts';
@@ -38,6 +46,8 @@ import { recordingSink } from './verify/recording-sink.ts';
 import type { VerificationStore } from './verify/ports.ts';
 import { bundledRiskPolicy } from './rules/bundled.ts';
 import { RuleSetService } from './rules/service.ts';
+import { connectSharedEngines, type SharedEngines } from './shared-engines.ts';
+import { failedAuthPolicy } from './ratelimit/port.ts';
 
 export interface Service {
   readonly app: FastifyInstance;
@@ -49,6 +59,10 @@ export interface Service {
   readonly verification: VerificationService;
   /** Where verification messages and alerts go (SMTP/SMS gateway when configured, else the dev sink). */
   readonly notify: NotifyPort;
+  /** The review queue; `sweepTimeouts()` cancels held orders past their deadline now. */
+  readonly reviews: ReviewService | undefined;
+  /** The embedded sandbox store, provider and carrier (connectors `sandbox`), for drills and tests. */
+  readonly sandbox: SandboxWorld | undefined;
   /** Listens on the configured host and port; answers the base URL. */
   listen(): Promise<string>;
   /** Stops taking requests, answers those in flight, writes pending state, closes storage. */
@@ -168,8 +182,12 @@ function startContainment(deps: {
     if (account?.email === undefined && account?.phone === undefined) return undefined;
     return { email: account.email, phone: account.phone, locale: config.ownerLocale };
   };
+  const store = new SandboxStoreFollower({ events: storage.events, world, db, logger });
   const engine = new ContainmentEngine({
     runs: storage.containment,
+    // The sandbox store is played from the log: it catches up before each round, so a sweep
+    // sees every order decided before the case opened.
+    beforeRound: () => store.runOnce(),
     ports: world.ports,
     clock,
     storeName: config.storeName,
@@ -187,7 +205,6 @@ function startContainment(deps: {
       }
     },
   });
-  const store = new SandboxStoreFollower({ events: storage.events, world, db, logger });
   engine.start();
   store.start();
   return {
@@ -198,6 +215,50 @@ function startContainment(deps: {
       await engine.stop();
     },
   };
+}
+
+/**
+ * Reconciliation over the same connectors as containment: a reconciler (repairs wake the
+ * containment engine), the incident reports, and the scheduler of incremental passes.
+ */
+function startReconciliation(deps: {
+  config: Config;
+  storage: Storage;
+  clock: Clock;
+  ids: IdGenerator;
+  logger: Logger;
+  world: SandboxWorld | undefined;
+  engine: ContainmentEngine | undefined;
+}): { routes: ReconcileRouteDeps | undefined; stop(): Promise<void> } {
+  const db = databaseOf(deps.storage);
+  if (deps.world === undefined || db === undefined)
+    return { routes: undefined, stop: () => Promise.resolve() };
+  const store = new KyselyReconcileStore(db);
+  const ports = deps.world.ports;
+  const reconciler = new Reconciler({
+    store,
+    runs: deps.storage.containment,
+    payments: ports.payments,
+    fulfilment: ports.fulfilment,
+    orders: sandboxOrderFeed(db),
+    clock: deps.clock,
+    ids: deps.ids,
+    onRepair: () => deps.engine?.wake(),
+  });
+  const reports = new IncidentReports({
+    store,
+    payments: ports.payments,
+    fulfilment: ports.fulfilment,
+    clock: deps.clock,
+    storeName: deps.config.storeName,
+  });
+  const scheduler = new ReconcileScheduler({
+    reconciler,
+    intervalMs: deps.config.reconcileIntervalMs,
+    logger: deps.logger,
+  });
+  scheduler.start();
+  return { routes: { reconciler, store, reports }, stop: () => scheduler.stop() };
 }
 
 /** Storage chosen by configuration: PostgreSQL when DATABASE_URL is set, else embedded PGlite. */
@@ -221,8 +282,16 @@ export async function createService(config: Config, overrides: ServiceOverrides 
   const clock = overrides.clock ?? systemClock;
   const ids = overrides.ids ?? randomIds(clock);
   const logger = overrides.logger ?? createLogger(config.logLevel);
-  const storage = overrides.storage ?? (await openStorage(config));
   const metrics = new Metrics({ processMetrics: overrides.processMetrics ?? true });
+  // Shared engines first: an unreachable Redis or NATS refuses the start before anything is opened.
+  const shared: SharedEngines = await connectSharedEngines(config, logger, metrics);
+  let storage: Storage;
+  try {
+    storage = overrides.storage ?? (await openStorage(config));
+  } catch (error) {
+    await shared.close();
+    throw error;
+  }
   // The rule set, shadow set and model the database names replace the embedded ones.
   const rules = new RuleSetService({
     store: storage.ruleSets,
@@ -235,6 +304,7 @@ export async function createService(config: Config, overrides: ServiceOverrides 
     policy = await rules.load();
   } catch (error) {
     await storage.close();
+    await shared.close();
     throw error;
   }
   const processor = new IngestProcessor({
@@ -261,6 +331,7 @@ export async function createService(config: Config, overrides: ServiceOverrides 
     await processor.start();
   } catch (error) {
     await storage.close();
+    await shared.close();
     throw error;
   }
   rules.onPolicy((next) => processor.setPolicy(next));
@@ -286,6 +357,7 @@ export async function createService(config: Config, overrides: ServiceOverrides 
     clock,
     logger,
     secret: config.secret,
+    rateLimiters: shared.rateLimiters,
     options: {
       publicUrl: config.publicUrl.replace(/\/+$/, ''),
       storeName: config.storeName,
@@ -313,6 +385,35 @@ export async function createService(config: Config, overrides: ServiceOverrides 
   }, config.alertPollIntervalMs);
   outboxTimer.unref();
   const containment = startContainment({ config, storage, clock, logger, notify, hot: processor.hot });
+  const reconciliation = startReconciliation({
+    config,
+    storage,
+    clock,
+    ids,
+    logger,
+    world: containment.world,
+    engine: containment.engine,
+  });
+  const reviewDb = databaseOf(storage);
+  const reviews =
+    reviewDb === undefined
+      ? undefined
+      : new ReviewService({
+          store: new KyselyReviewStore(reviewDb),
+          ingest,
+          clock,
+          fulfilment: containment.world?.ports.fulfilment,
+          deadlineMs: config.reviewDeadlineHours * 3_600_000,
+        });
+  // Held orders nobody reviewed in time are cancelled before their authorization lapses.
+  let reviewSweep: Promise<unknown> = Promise.resolve();
+  const reviewTimer = setInterval(() => {
+    if (reviews === undefined) return;
+    reviewSweep = reviews.sweepTimeouts().catch((error: unknown) => {
+      logger.warn({ err: error }, 'review deadline sweep failed; retrying');
+    });
+  }, config.reviewSweepIntervalMs);
+  reviewTimer.unref();
   const apiKeys = new ApiKeys(storage.apiKeys, clock);
   let ready = false;
   let draining = false;
@@ -327,10 +428,27 @@ export async function createService(config: Config, overrides: ServiceOverrides 
     apiKeys,
     decisionLog: storage.events,
     rules: { service: rules, readLog: (limit) => readLog(storage, limit) },
+    ...(reconciliation.routes === undefined ? {} : { reconciliation: reconciliation.routes }),
+    ...(reviews === undefined ? {} : { reviews }),
+    insights: {
+      connectors: containment.world?.ports,
+      caseIds: async (limit) => (await storage.cases.list(limit)).map((c) => c.caseId),
+    },
     console: createConsoleDeps({
       store: storage.console,
       clock,
       secret: config.secret,
+      webauthn: {
+        rpId: config.webauthnRpId ?? new URL(config.publicUrl).hostname,
+        origins: [
+          new URL(config.publicUrl).origin,
+          ...config.webauthnOrigins
+            .split(',')
+            .map((origin) => origin.trim())
+            .filter((origin) => origin.length > 0),
+        ],
+        rpName: `${config.storeName} · Bulwark console`,
+      },
       secureCookies: config.nodeEnv === 'production',
     }),
     verification: { service: verification, passwords, storeName: config.storeName },
@@ -339,6 +457,7 @@ export async function createService(config: Config, overrides: ServiceOverrides 
     isReady: () => ready,
     isDraining: () => draining,
     checkStorage: () => storage.ping(),
+    failedAuthLimiter: shared.rateLimiters('failed-auth', failedAuthPolicy),
   });
   let stopping: Promise<void> | undefined;
   return {
@@ -349,6 +468,8 @@ export async function createService(config: Config, overrides: ServiceOverrides 
     logger,
     verification,
     notify,
+    reviews,
+    sandbox: containment.world,
     async listen() {
       await app.listen({ host: config.host, port: config.port });
       ready = true;
@@ -362,13 +483,17 @@ export async function createService(config: Config, overrides: ServiceOverrides 
         ready = false;
         draining = true;
         clearInterval(outboxTimer);
+        clearInterval(reviewTimer);
         await app.close();
+        await reviewSweep;
         // The outbox step in flight finishes before storage closes (its cursor is saved).
         await verification.drainOutbox().catch(() => 0);
+        await reconciliation.stop();
         await containment.stop();
         notifier.close();
         await processor.stop();
         await storage.close();
+        await shared.close();
       })();
       return stopping;
     },

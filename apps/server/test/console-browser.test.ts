@@ -1,43 +1,23 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
-import { Secret, TOTP } from 'otpauth';
-import { chromium, type Browser, type Page } from 'playwright-core';
-import { AnalystService } from '../src/console/analysts.ts';
-import { defaultConsoleDistDir } from '../src/http/console/deps.ts';
+import type { Browser, Page } from 'playwright-core';
+import {
+  artifactsDir,
+  assertAccessible,
+  createAnalyst,
+  ensureConsoleBuilt,
+  launchChromium,
+  signIn,
+  totpCode,
+} from './helpers/browser.ts';
 import { startTestService, type TestService } from './helpers/service.ts';
 
-/** Debian's Chromium, as CI installs it; the flags keep it off the network and quiet. */
-const chromiumPath = '/usr/bin/chromium';
-const chromiumArgs = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
-const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
-/** Screenshots of each flow, kept for a person to look at (ignored by git). */
-const artifactsDir = join(repoRoot, 'apps', 'server', 'test', 'artifacts');
 const context = {
   ip: '198.51.100.23',
   userAgent: 'Mozilla/5.0 (Windows NT 10.0) Chrome/130.0',
   deviceId: 'dev-x',
 };
-
-function ensureConsoleBuilt(): void {
-  if (existsSync(join(defaultConsoleDistDir, 'index.html'))) return;
-  const built = spawnSync(process.execPath, [join(repoRoot, 'scripts', 'build-console.mjs')], {
-    stdio: 'inherit',
-  });
-  assert.equal(built.status, 0, 'the console must build');
-}
 
 describe('console and security center in Chromium', () => {
   let t: TestService;
@@ -49,17 +29,11 @@ describe('console and security center in Chromium', () => {
 
   before(async () => {
     ensureConsoleBuilt();
-    mkdirSync(artifactsDir, { recursive: true });
     t = await startTestService('pglite');
     baseUrl = await t.service.listen();
-    const created = await new AnalystService({ store: t.service.storage.console, clock: t.clock }).create({
-      name: 'aiko',
-      role: 'admin',
-      password,
-    });
-    assert.ok(created.ok && created.totp !== undefined);
-    totpSecret = created.totp.secret;
-    browser = await chromium.launch({ executablePath: chromiumPath, args: chromiumArgs });
+    totpSecret = (await createAnalyst(t, 'aiko', 'admin', password)) ?? '';
+    assert.ok(totpSecret.length > 0);
+    browser = await launchChromium();
     page = await browser.newPage({ locale: 'en-GB', timezoneId: 'Asia/Tokyo' });
   });
   after(async () => {
@@ -69,14 +43,9 @@ describe('console and security center in Chromium', () => {
 
   test('an admin signs in with TOTP, sees a new decision, switches to Japanese, sees a hidden order', async () => {
     await page.goto(`${baseUrl}/console/`);
-    await page.fill('input[name=name]', 'aiko');
-    await page.fill('input[name=password]', password);
-    await page.fill(
-      'input[name=totp]',
-      new TOTP({ secret: Secret.fromBase32(totpSecret) }).generate({ timestamp: t.clock.now() }),
-    );
-    await page.click('button[type=submit]');
-    await page.getByTestId('signed-in-as').waitFor();
+    await page.locator('input[name=name]').waitFor();
+    await assertAccessible(page, 'sign-in page');
+    await signIn(page, baseUrl, { name: 'aiko', password, totp: totpCode(totpSecret, t.clock.now()) });
     assert.equal(await page.getByTestId('signed-in-as').textContent(), 'aiko (admin)');
     const cookies = await page.context().cookies();
     const session = cookies.find((c) => c.name === 'bulwark_console');
@@ -117,6 +86,7 @@ describe('console and security center in Chromium', () => {
     // The live list refreshes by itself: the decision appears without a reload.
     await page.locator('tr[data-event-id="e2e-archive-1"]').waitFor({ timeout: 15_000 });
     await page.screenshot({ path: join(artifactsDir, 'console-decisions.png'), fullPage: true });
+    await assertAccessible(page, 'live decisions');
 
     await page.getByTestId('language-switch').click();
     await page.getByRole('heading', { name: 'ライブ判定' }).waitFor();
@@ -134,6 +104,15 @@ describe('console and security center in Chromium', () => {
     assert.match(timeline, /ord-7781/);
     assert.match(timeline, /[¥￥]50,000(?!\.)/);
     await page.screenshot({ path: join(artifactsDir, 'console-account-ja.png'), fullPage: true });
+    await assertAccessible(page, 'account page in Japanese');
+    for (const [path, what] of [
+      ['/console/queue', 'review queue'],
+      ['/console/audit', 'audit log'],
+    ] as const) {
+      await page.goto(`${baseUrl}${path}`);
+      await page.locator('h1').waitFor();
+      await assertAccessible(page, what);
+    }
   });
 
   test('a shopper opens the security center from a store link and presses "this wasn\'t me"', async () => {
@@ -143,6 +122,7 @@ describe('console and security center in Chromium', () => {
     try {
       await shopper.goto(`${baseUrl}${(link.body as { path: string }).path}`);
       await shopper.getByTestId('sc-orders').waitFor();
+      await assertAccessible(shopper, 'security center');
       // The token left the address at once.
       assert.equal(shopper.url(), `${baseUrl}/security-center`);
       const orders = (await shopper.getByTestId('sc-orders').textContent()) ?? '';
@@ -160,6 +140,7 @@ describe('console and security center in Chromium', () => {
       const caseText = (await shopper.getByTestId('sc-case').textContent()) ?? '';
       assert.match(caseText, /shopper-7/);
       await shopper.screenshot({ path: join(artifactsDir, 'security-center-case.png'), fullPage: true });
+      await assertAccessible(shopper, 'security center with the case');
       // The case is on the account now, opened by the owner's report.
       const account = await t.request('GET', '/v1/accounts/shopper-7');
       assert.equal(typeof (account.body as { openCaseId?: string }).openCaseId, 'string');

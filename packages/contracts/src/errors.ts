@@ -34,6 +34,8 @@ export const errorCodes = [
   'DELIVERY_FAILED',
   'RULES_INVALID',
   'MODEL_INVALID',
+  // The review queue (apps/server/src/reviews).
+  'REVIEW_RESOLVED',
 ] as const;
 export type ErrorCode = (typeof errorCodes)[number];
 

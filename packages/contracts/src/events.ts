@@ -155,12 +155,18 @@ export const orderArchivedSchema = z.object({
 });
 
 export const cancelledBy = ['customer', 'store', 'fraud'] as const;
+export const cancelReasons = ['review_declined', 'review_timeout'] as const;
 export const orderCancelledSchema = z.object({
   ...base,
   type: z.literal('order.cancelled'),
   context: requestContextSchema.optional(),
   orderId: shortString,
   by: z.enum(cancelledBy),
+  /**
+   * Why, when Bulwark's review queue cancelled it (an extension of the contract): a person
+   * declined the held order, or nobody reviewed it before its authorization would lapse.
+   */
+  reason: z.enum(cancelReasons).optional(),
 });
 
 export const reporters = ['owner', 'analyst', 'issuer'] as const;

@@ -4,3 +4,4 @@ export * from './decisions.ts';
 export * from './errors.ts';
 export * from './api.ts';
 export * from './console.ts';
+export * from './reviews.ts';

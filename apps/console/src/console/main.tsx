@@ -79,6 +79,25 @@ function SignIn({ client, onSignedIn }: { client: Client; onSignedIn: (session: 
           <button type="submit" className="primary" disabled={busy}>
             {t('signIn.submit')}
           </button>{' '}
+          <button
+            type="button"
+            data-testid="passkey-sign-in"
+            disabled={busy}
+            onClick={() => {
+              setBusy(true);
+              setFailure(undefined);
+              client.signInWithPasskey().then(onSignedIn, (caught: unknown) => {
+                setBusy(false);
+                setFailure(
+                  caught instanceof ApiError && caught.code === 'RATE_LIMITED'
+                    ? t('signIn.limited')
+                    : t('signIn.passkeyFailed'),
+                );
+              });
+            }}
+          >
+            {t('signIn.passkey')}
+          </button>{' '}
           <LanguageSwitch />
         </p>
       </form>

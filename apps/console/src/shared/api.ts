@@ -1,5 +1,18 @@
 import {
+  accountActivitySchema,
   accountViewSchema,
+  activeRulesSchema,
+  backtestReportSchema,
+  fraudLabelsSchema,
+  mismatchListSchema,
+  modelMetricsSchema,
+  reconciliationRunListSchema,
+  reconciliationRunViewSchema,
+  reviewListSchema,
+  reviewViewSchema,
+  ruleProblemSchema,
+  ruleSetDefinitionSchema,
+  ruleStatusSchema,
   auditListSchema,
   caseViewSchema,
   consoleSessionSchema,
@@ -7,7 +20,17 @@ import {
   errorBodySchema,
   securityCenterSessionSchema,
   securityCenterViewSchema,
+  type AccountActivity,
   type AccountView,
+  type BacktestReportView,
+  type FraudLabels,
+  type MismatchView,
+  type ModelMetrics,
+  type ReconciliationRunView,
+  type ReviewStatus,
+  type ReviewView,
+  type RuleProblemView,
+  type RuleStatusView,
   type AuditList,
   type CaseView,
   type ConsoleSession,
@@ -15,17 +38,44 @@ import {
   type DecisionOutcome,
   type SecurityCenterView,
 } from '@bulwark/contracts';
-import type { z } from 'zod';
+import { startAuthentication, startRegistration } from '@simplewebauthn/browser';
+import { z } from 'zod';
+
+const passkeyListSchema = z.object({
+  passkeys: z.array(
+    z.object({
+      credentialId: z.string(),
+      name: z.string(),
+      createdAt: z.string(),
+      lastUsedAt: z.string().optional(),
+    }),
+  ),
+});
+export type PasskeyList = z.infer<typeof passkeyListSchema>;
+
+const ruleVersionSchema = z.object({
+  version: z.number().int(),
+  versionName: z.string(),
+  note: z.string().nullable(),
+  createdAt: z.string(),
+  definition: ruleSetDefinitionSchema,
+});
+export type RuleVersion = z.infer<typeof ruleVersionSchema>;
+export type RuleSetDefinitionView = z.infer<typeof ruleSetDefinitionSchema>;
+const problemsBodySchema = z.object({ problems: z.array(ruleProblemSchema) });
 
 /** An answer in the contract's error shape (`{"error":{"code","message"}}`). */
 export class ApiError extends Error {
   readonly code: string;
   readonly status: number;
-  constructor(status: number, code: string, message: string) {
+  /** Rule compile problems, when the answer carried them (`RULES_INVALID`). */
+  readonly problems: RuleProblemView[];
+  constructor(status: number, code: string, message: string, problems: RuleProblemView[] = []) {
     super(message);
     this.name = 'ApiError';
     this.status = status;
     this.code = code;
+    this.problems = problems;
   }
 }
 
@@ -66,8 +116,14 @@ export class Client {
     }
     if (!response.ok) {
       const error = errorBodySchema.safeParse(parsed);
+      const problems = problemsBodySchema.safeParse(parsed);
       throw error.success
-        ? new ApiError(response.status, error.data.error.code, error.data.error.message)
+        ? new ApiError(
+            response.status,
+            error.data.error.code,
+            error.data.error.message,
+            problems.success ? problems.data.problems : [],
+          )
         : new ApiError(response.status, 'HTTP_' + String(response.status), text.slice(0, 200));
     }
     return parsed;
@@ -92,6 +148,31 @@ export class Client {
     });
     this.#csrfToken = session.csrfToken;
     return session;
+  }
+
+  /** Signs in with a passkey: the browser asks the authenticator, the server checks its answer. */
+  async signInWithPasskey(): Promise<ConsoleSession> {
+    const optionsJSON = (await this.#raw('POST', '/console/api/sign-in/passkey/options', {})) as Parameters<
+      typeof startAuthentication
+    >[0]['optionsJSON'];
+    const response = await startAuthentication({ optionsJSON });
+    const session = await this.#call(consoleSessionSchema, 'POST', '/console/api/sign-in/passkey', {
+      response,
+    });
+    this.#csrfToken = session.csrfToken;
+    return session;
+  }
+
+  passkeys(): Promise<PasskeyList> {
+    return this.#call(passkeyListSchema, 'GET', '/console/api/passkeys');
+  }
+
+  async addPasskey(name: string): Promise<void> {
+    const optionsJSON = (await this.#raw('POST', '/console/api/passkeys/options', {})) as Parameters<
+      typeof startRegistration
+    >[0]['optionsJSON'];
+    const response = await startRegistration({ optionsJSON });
+    await this.#raw('POST', '/console/api/passkeys', { response, name });
   }
 
   async signOut(): Promise<void> {
@@ -132,6 +213,96 @@ export class Client {
     return this.#call(caseViewSchema, 'POST', `/v1/accounts/${encodeURIComponent(accountId)}/compromised`, {
       reportedBy: 'analyst',
     });
+  }
+
+  activity(accountId: string): Promise<AccountActivity> {
+    return this.#call(accountActivitySchema, 'GET', `/v1/accounts/${encodeURIComponent(accountId)}/activity`);
+  }
+
+  // ---- Reconciliation ----
+  async reconciliationRuns(): Promise<ReconciliationRunView[]> {
+    return (await this.#call(reconciliationRunListSchema, 'GET', '/v1/reconciliation/runs?limit=20')).runs;
+  }
+
+  async mismatches(status: string): Promise<MismatchView[]> {
+    const query = status === '' ? '' : `&status=${encodeURIComponent(status)}`;
+    return (await this.#call(mismatchListSchema, 'GET', `/v1/reconciliation/mismatches?limit=200${query}`))
+      .mismatches;
+  }
+
+  runReconciliation(full: boolean): Promise<ReconciliationRunView> {
+    return this.#call(reconciliationRunViewSchema, 'POST', '/v1/reconciliation/runs', full ? { full } : {});
+  }
+
+  // ---- The review queue ----
+  async reviews(status: ReviewStatus): Promise<ReviewView[]> {
+    const list = await this.#call(reviewListSchema, 'GET', `/v1/reviews?status=${status}&limit=200`);
+    return list.reviews;
+  }
+
+  review(orderId: string, action: 'approve' | 'decline', note: string): Promise<ReviewView> {
+    return this.#call(
+      reviewViewSchema,
+      'POST',
+      `/v1/reviews/${encodeURIComponent(orderId)}/${action}`,
+      note.trim().length === 0 ? {} : { note: note.trim() },
+    );
+  }
+
+  // ---- Rules and the model ----
+  rules(): Promise<RuleStatusView> {
+    return this.#call(ruleStatusSchema, 'GET', '/v1/rules');
+  }
+
+  activeRules(): Promise<{ version: string; definition: RuleSetDefinitionView }> {
+    return this.#call(activeRulesSchema, 'GET', '/v1/rules/active');
+  }
+
+  ruleVersion(version: number): Promise<RuleVersion> {
+    return this.#call(ruleVersionSchema, 'GET', `/v1/rules/${String(version)}`);
+  }
+
+  /** Validate and save take the rules array as `rules`; a backtest takes the whole set. */
+  async validateRules(set: RuleSetDefinitionView): Promise<number> {
+    const answer = await this.#call(
+      z.object({ valid: z.boolean(), rules: z.number() }),
+      'POST',
+      '/v1/rules/validate',
+      { rules: set.rules },
+    );
+    return answer.rules;
+  }
+
+  async saveRules(set: RuleSetDefinitionView, note: string): Promise<number> {
+    const saved = await this.#call(z.object({ version: z.number().int() }), 'POST', '/v1/rules', {
+      rules: set.rules,
+      ...(note.length === 0 ? {} : { note }),
+    });
+    return saved.version;
+  }
+
+  async setRuleSlot(slot: 'active' | 'shadow', version: number | null): Promise<void> {
+    await this.#raw('POST', `/v1/rules/${slot}`, { version });
+  }
+
+  backtest(input: {
+    rules?: RuleSetDefinitionView;
+    version?: number;
+    labels: FraudLabels['labels'];
+  }): Promise<BacktestReportView> {
+    return this.#call(backtestReportSchema, 'POST', '/v1/rules/backtest', {
+      ...(input.rules === undefined ? {} : { rules: input.rules }),
+      ...(input.version === undefined ? {} : { version: input.version }),
+      labels: input.labels.map((l) => ({ orderId: l.orderId, fraud: l.fraud })),
+    });
+  }
+
+  labels(): Promise<FraudLabels> {
+    return this.#call(fraudLabelsSchema, 'GET', '/v1/labels');
+  }
+
+  modelMetrics(): Promise<ModelMetrics> {
+    return this.#call(modelMetricsSchema, 'GET', '/v1/model/metrics');
   }
 
   audit(before?: number): Promise<AuditList> {

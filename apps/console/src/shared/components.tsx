@@ -131,11 +131,32 @@ export function StackedBars({
   );
 }
 
-function cell(value: unknown): string {
+/** A value as short text: objects as `key: value` pairs, lists by their items, long text cut. */
+export function compact(value: unknown, depth = 0): string {
   if (value === undefined || value === null) return '';
   if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean')
     return String(value);
-  return JSON.stringify(value);
+  if (depth >= 2) return '…';
+  if (Array.isArray(value)) {
+    const shown = value.slice(0, 4).map((item) => compact(item, depth + 1));
+    return `[${shown.join('; ')}${value.length > 4 ? `; +${String(value.length - 4)}` : ''}]`;
+  }
+  if (typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>);
+    // Money reads as money-ish text: `5000 JPY`.
+    const money = value as { value?: unknown; currency?: unknown };
+    if (entries.length === 2 && typeof money.value === 'number' && typeof money.currency === 'string')
+      return `${String(money.value)} ${money.currency}`;
+    return entries.map(([k, v]) => `${k}: ${compact(v, depth + 1)}`).join(', ');
+  }
+  return '';
+}
+
+const cellCharsMax = 160;
+
+function cell(value: unknown): string {
+  const text = compact(value);
+  return text.length > cellCharsMax ? `${text.slice(0, cellCharsMax - 1)}…` : text;
 }
 
 /** Rows of objects as a table with every key any row has: the case shows whatever it holds. */
@@ -171,7 +192,12 @@ export function GenericTable({
                 typeof value === 'string' && /At$/.test(k) && !Number.isNaN(Date.parse(value))
                   ? dateTime(value)
                   : cell(value);
-              return <td key={k}>{text}</td>;
+              const full = compact(value);
+              return (
+                <td key={k} title={full.length > text.length ? full : undefined}>
+                  {text}
+                </td>
+              );
             })}
           </tr>
         ))}
@@ -188,7 +214,19 @@ export function CaseDetails({ data }: { data: CaseWithRaw }) {
   const orders = Array.isArray(raw.orders) ? (raw.orders as Record<string, unknown>[]) : [];
   const extra = Object.entries(raw).filter(
     ([k]) =>
-      !['caseId', 'accountId', 'status', 'reportedBy', 'openedAt', 'since', 'steps', 'orders'].includes(k),
+      ![
+        'caseId',
+        'accountId',
+        'status',
+        'reportedBy',
+        'openedAt',
+        'since',
+        'steps',
+        'orders',
+        'run',
+        'receiptComplete',
+        'notification',
+      ].includes(k),
   );
   return (
     <div data-testid="case-details">
@@ -207,11 +245,34 @@ export function CaseDetails({ data }: { data: CaseWithRaw }) {
             <dd>{dateTime(view.since)}</dd>
           </>
         )}
+        {view.run === undefined ? null : (
+          <>
+            <dt>{t('case.run')}</dt>
+            <dd data-testid="case-run">
+              {view.run.playbook} · {view.run.status} · {dateTime(view.run.decidedAt)}
+              {view.run.finishedAt === undefined ? '' : ` – ${dateTime(view.run.finishedAt)}`}
+            </dd>
+          </>
+        )}
+        {view.receiptComplete === undefined ? null : (
+          <>
+            <dt>{t('case.receiptComplete')}</dt>
+            <dd data-testid="case-receipt-complete">{view.receiptComplete ? t('app.yes') : t('app.no')}</dd>
+          </>
+        )}
+        {view.notification === undefined ? null : (
+          <>
+            <dt>{t('case.notification')}</dt>
+            <dd>
+              {view.notification.channel} · {dateTime(view.notification.sentAt)}
+            </dd>
+          </>
+        )}
         {extra.map(([k, v]) => (
-          <span key={k} style={{ display: 'contents' }}>
+          <div key={k} style={{ display: 'contents' }}>
             <dt>{k}</dt>
-            <dd>{typeof v === 'string' ? v : JSON.stringify(v)}</dd>
-          </span>
+            <dd>{compact(v)}</dd>
+          </div>
         ))}
       </dl>
       <h3>{t('case.steps')}</h3>

@@ -55,6 +55,12 @@ export const configSchema = z
     alertsEnabled: z.stringbool().default(true),
     /** How often the alert worker follows the event log (the promise is "within 60 s"). */
     alertPollIntervalMs: integer(1000, 50, 3_600_000),
+    /** How long a held order waits for a reviewer before it is cancelled (card authorizations last about 7 days). */
+    reviewDeadlineHours: integer(144, 1, 24 * 30),
+    /** How often held orders past their deadline are looked for. */
+    reviewSweepIntervalMs: integer(60_000, 50, 3_600_000),
+    /** How often the reconciler reads the providers' books (an incremental pass); under an hour so early fraud warnings are decided in time. */
+    reconcileIntervalMs: integer(300_000, 1000, 3_000_000),
     smtpHost: z.string().min(1).optional(),
     smtpPort: integer(587, 1, 65535),
     smtpSecure: z.stringbool().default(false),
@@ -65,6 +71,30 @@ export const configSchema = z
     smsGatewayUrl: z.url({ protocol: /^https?$/ }).optional(),
     smsGatewayKey: z.string().min(1).optional(),
     smsSenderId: z.string().min(1).max(20).default('Bulwark'),
+    // ---- scale-out (docs/scaling.md) ----
+    /** Redis shared by several nodes for rate limits; absent, limits are kept in process. */
+    redisUrl: z
+      .string()
+      .regex(/^rediss?:\/\//, { error: 'must be a redis:// or rediss:// URL' })
+      .optional(),
+    /** Prefix of every Redis key, so deployments (or test runs) can share one server. */
+    redisKeyPrefix: z
+      .string()
+      .regex(/^[A-Za-z0-9:_-]{1,64}$/, { error: 'letters, digits, : _ - (at most 64)' })
+      .default('bulwark'),
+    /** A Redis command not answered in this time fails and the limiter decides in its degraded mode. */
+    redisCommandTimeoutMs: integer(250, 10, 10_000),
+    /** Verification limits (per address, per account, messages) while Redis is unreachable. */
+    verifyLimitDegraded: z.enum(['open', 'closed']).default('open'),
+    /** The failed-API-key limit per address while Redis is unreachable. */
+    authLimitDegraded: z.enum(['open', 'closed']).default('open'),
+    /** NATS with JetStream for the event stream (adapters/nats); checked at start, not used by the processor yet. */
+    natsUrl: z
+      .string()
+      .regex(/^(nats|tls|ws|wss):\/\//, { error: 'must be a nats://, tls://, ws:// or wss:// URL' })
+      .optional(),
+    /** What this node runs: `all` (default), `api` or `worker`; only `all` is implemented (docs/scaling.md). */
+    role: z.enum(['api', 'worker', 'all']).default('all'),
   })
   .superRefine((config, ctx) => {
     if (config.nodeEnv !== 'production') return;
@@ -113,6 +143,9 @@ export const environmentNames = {
   enforcement: 'BULWARK_ENFORCEMENT',
   alertsEnabled: 'BULWARK_ALERTS_ENABLED',
   alertPollIntervalMs: 'BULWARK_ALERT_POLL_INTERVAL_MS',
+  reviewDeadlineHours: 'BULWARK_REVIEW_DEADLINE_HOURS',
+  reviewSweepIntervalMs: 'BULWARK_REVIEW_SWEEP_INTERVAL_MS',
+  reconcileIntervalMs: 'BULWARK_RECONCILE_INTERVAL_MS',
   smtpHost: 'BULWARK_SMTP_HOST',
   smtpPort: 'BULWARK_SMTP_PORT',
   smtpSecure: 'BULWARK_SMTP_SECURE',
@@ -123,6 +156,13 @@ export const environmentNames = {
   smsGatewayUrl: 'BULWARK_SMS_GATEWAY_URL',
   smsGatewayKey: 'BULWARK_SMS_GATEWAY_KEY',
   smsSenderId: 'BULWARK_SMS_SENDER_ID',
+  redisUrl: 'BULWARK_REDIS_URL',
+  redisKeyPrefix: 'BULWARK_REDIS_KEY_PREFIX',
+  redisCommandTimeoutMs: 'BULWARK_REDIS_COMMAND_TIMEOUT_MS',
+  verifyLimitDegraded: 'BULWARK_VERIFY_LIMIT_DEGRADED',
+  authLimitDegraded: 'BULWARK_AUTH_LIMIT_DEGRADED',
+  natsUrl: 'BULWARK_NATS_URL',
+  role: 'BULWARK_ROLE',
 } as const satisfies Record<keyof z.infer<typeof configSchema>, string>;
 
 /** Settings that also have a command-line flag are reported under both names. */
@@ -130,6 +170,15 @@ const flagNames: Partial<Record<keyof typeof environmentNames, string>> = {
   host: 'BULWARK_HOST (--host)',
   port: 'BULWARK_PORT (--port)',
   dataDir: 'BULWARK_DATA_DIR (--data)',
+  redisUrl: 'BULWARK_REDIS_URL (or REDIS_URL)',
+  natsUrl: 'BULWARK_NATS_URL (or NATS_URL)',
+  role: 'BULWARK_ROLE (--role)',
+};
+
+/** Conventional names read when the Bulwark one is not set (platforms often provide these). */
+const fallbackEnvironmentNames: Partial<Record<keyof typeof environmentNames, string>> = {
+  redisUrl: 'REDIS_URL',
+  natsUrl: 'NATS_URL',
 };
 
 export class ConfigError extends Error {
@@ -149,7 +198,10 @@ export function loadConfig(
 ): Config {
   const input: Record<string, unknown> = {};
   for (const [key, name] of Object.entries(environmentNames)) {
-    const value = env[name];
+    const fallback = fallbackEnvironmentNames[key as keyof typeof environmentNames];
+    const own = env[name];
+    const value =
+      own === undefined || own === '' ? (fallback === undefined ? undefined : env[fallback]) : own;
     if (value !== undefined && value !== '') input[key] = value;
   }
   for (const key of Object.keys(overrides) as (keyof typeof environmentNames)[]) {

@@ -23,6 +23,11 @@ export interface ContainmentEngineOptions {
    */
   readonly afterInvoke?: (claimed: ClaimedStep, result: StepResult) => void;
   readonly onError?: (error: unknown) => void;
+  /**
+   * Runs before each round's claim. With the embedded sandbox, the store is played from the
+   * event log: it catches up first, so a sweep never reads a store that lags the decision.
+   */
+  readonly beforeRound?: () => Promise<unknown>;
 }
 
 export interface SettledStep {
@@ -55,6 +60,7 @@ export class ContainmentEngine {
   /** One round: claims due steps and settles each. Answers how many were settled. */
   async runDue(): Promise<number> {
     const { runs, clock } = this.#options;
+    await this.#options.beforeRound?.();
     const claimed = await runs.claimDue(clock.now(), this.#options.claimBatchMax ?? claimBatchDefault);
     let settled = 0;
     for (const item of claimed) {

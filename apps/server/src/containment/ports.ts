@@ -32,6 +32,16 @@ export interface RunStore {
   nextDueAtMs(): Promise<number | undefined>;
   /** Runs not yet finished. */
   unfinishedCount(): Promise<number>;
+  /**
+   * Reconciliation's repair: puts the named steps back to `not_started` (due now, attempts and
+   * SLA afresh, the idempotency key unchanged) — adding those the run lacks — and the run and
+   * its case back to running/open, in one transaction. Answers the step keys reopened.
+   */
+  reopenForRepair(change: {
+    runId: string;
+    steps: readonly NewStep[];
+    nowMs: number;
+  }): Promise<readonly string[]>;
 }
 
 export const caseStatusOfRun = (status: RunStatus): CaseStatus =>

@@ -18,10 +18,14 @@ import type { ConsoleDeps } from './console/deps.ts';
 import { registerConsoleRoutes } from './console/routes.ts';
 import { errorBody, statusOf } from './errors.ts';
 import type { Metrics } from './metrics.ts';
-import { FailureLimiter } from './failure-limiter.ts';
+import { failedAuthPolicy, MemoryRateLimiter, type RateLimiter } from '../ratelimit/port.ts';
 import { registerAccountRoutes } from './routes/accounts.ts';
 import { registerRuleRoutes, type RuleRouteDeps } from './routes/rules.ts';
+import { registerReconcileRoutes, type ReconcileRouteDeps } from './routes/reconcile.ts';
+import { registerInsightRoutes, type InsightDeps } from './routes/insights.ts';
 import { registerDecisionRoutes } from './routes/decisions.ts';
+import { registerReviewRoutes } from './routes/reviews.ts';
+import type { ReviewService } from '../reviews/service.ts';
 import { registerEventRoutes } from './routes/events.ts';
 import { registerSystemRoutes } from './routes/system.ts';
 import { registerChallengeRoutes } from './routes/challenges.ts';
@@ -56,8 +60,16 @@ export interface AppDeps {
   /** True from the moment shutdown begins: new requests are refused, connections closed. */
   readonly isDraining: () => boolean;
   readonly checkStorage: () => Promise<void>;
+  /** The failed-API-key limit per address; in process when absent (Redis: docs/scaling.md). */
+  readonly failedAuthLimiter?: RateLimiter;
   /** Order rule sets, models and backtests; absent, `/v1/rules` is not served. */
   readonly rules?: RuleRouteDeps;
+  /** Reconciliation, ledgers and incident reports; absent without connectors. */
+  readonly reconciliation?: ReconcileRouteDeps;
+  /** The review queue (`/v1/reviews`); absent, not served. */
+  readonly reviews?: ReviewService;
+  /** The console's read-only views (activity, labels, model metrics); absent, not served. */
+  readonly insights?: InsightDeps;
 }
 
 /**
@@ -131,11 +143,12 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     return payload;
   });
 
-  const failures = new FailureLimiter({ failuresPerWindowMax: 30, windowMs: 60_000, clock: deps.clock });
+  // Failed API keys per address (30 a minute): in process, or shared through Redis (docs/scaling.md).
+  const failures = deps.failedAuthLimiter ?? new MemoryRateLimiter(failedAuthPolicy);
   app.addHook('onRequest', async (request, reply) => {
     if (publicPathPrefixes.some((prefix) => request.url.startsWith(prefix))) return;
     if (!request.url.startsWith('/v1/') || request.url.startsWith('/v1/openapi.json')) return;
-    if (failures.isBlocked(request.ip)) {
+    if (!(await failures.peek(request.ip, deps.clock.now())).allowed) {
       return sendError(
         reply,
         'RATE_LIMITED',
@@ -148,14 +161,14 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     if (header === undefined && deps.console?.gate.hasSessionCookie(request) === true) {
       const refusal = await deps.console.gate.authorizeApi(request);
       if (refusal === undefined) return undefined;
-      if (refusal.code === 'UNAUTHORIZED') failures.recordFailure(request.ip);
+      if (refusal.code === 'UNAUTHORIZED') await failures.take(request.ip, deps.clock.now());
       return sendError(reply, refusal.code, refusal.message);
     }
     const presented =
       header?.startsWith('Bearer ') === true ? header.slice('Bearer '.length).trim() : undefined;
     const key = presented === undefined ? undefined : await deps.apiKeys.verify(presented);
     if (key === undefined) {
-      failures.recordFailure(request.ip);
+      await failures.take(request.ip, deps.clock.now());
       return sendError(
         reply,
         'UNAUTHORIZED',
@@ -213,7 +226,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     });
   }
   registerRuleRoutes(app, deps);
+  if (deps.reconciliation !== undefined) registerReconcileRoutes(app, deps.reconciliation);
+  registerInsightRoutes(app, deps);
   registerDecisionRoutes(app, deps);
+  if (deps.reviews !== undefined)
+    registerReviewRoutes(app, { service: deps.reviews, gate: deps.console?.gate });
   if (deps.console !== undefined) registerConsoleRoutes(app, deps, deps.console);
   await app.ready();
   return app;

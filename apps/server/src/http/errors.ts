@@ -29,6 +29,7 @@ export const statusOf: Record<ErrorCode, number> = {
   DELIVERY_FAILED: 502,
   RULES_INVALID: 422,
   MODEL_INVALID: 422,
+  REVIEW_RESOLVED: 409,
 };
 
 export function errorBody(code: ErrorCode, message: string, field?: string): ErrorBody {

@@ -41,6 +41,12 @@ export class Metrics implements ProcessorMetrics {
     buckets: [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2000],
     registers: [this.registry],
   });
+  readonly rateLimitDegraded = new Counter({
+    name: 'bulwark_rate_limit_degraded_total',
+    help: 'Rate-limit decisions made without the shared store (Redis unreachable), by limiter and mode.',
+    labelNames: ['limiter', 'mode'] as const,
+    registers: [this.registry],
+  });
   readonly checkpoints = new Counter({
     name: 'bulwark_state_checkpoints_total',
     help: 'Write-behind checkpoints of hot state, by result.',

@@ -34,6 +34,8 @@ export class HotStateCache implements HotState {
   #dirtySeries = new Set<string>();
   #flushingAccounts = new Set<string>();
   #flushingSeries = new Set<string>();
+  /** Changes whenever entries leave memory (eviction, reset), so a caller knows loads may be stale. */
+  #generation = 0;
 
   /** Which series an event needs depends on the policy (login keys use IP and user-agent data). */
   readonly #policy: RiskPolicy;
@@ -49,6 +51,10 @@ export class HotStateCache implements HotState {
   }
   get seriesCount(): number {
     return this.#series.size;
+  }
+  /** Moves on whenever something held in memory is forgotten (`evict`, `reset`). */
+  get generation(): number {
+    return this.#generation;
   }
   get dirtyCount(): number {
     return this.#dirtyAccounts.size + this.#dirtySeries.size;
@@ -109,6 +115,9 @@ export class HotStateCache implements HotState {
 
   /** Forgets clean entries beyond the limits, least recently used first. */
   evict(): void {
+    if (this.#accounts.size <= this.#limits.accountsMax && this.#series.size <= this.#limits.seriesMax)
+      return;
+    this.#generation += 1;
     evictClean(
       this.#accounts,
       this.#limits.accountsMax,
@@ -153,6 +162,7 @@ export class HotStateCache implements HotState {
 
   /** Forgets everything, dirty or not: only for rebuilding from the store and the log. */
   reset(): void {
+    this.#generation += 1;
     this.#accounts.clear();
     this.#series.clear();
     this.#dirtyAccounts = new Set();

@@ -43,6 +43,14 @@ export type ShadowListener = (records: readonly ShadowRecord[]) => void;
 /** Told of every storage failure the processor survives, so it can be logged. */
 export type StorageErrorListener = (error: unknown, during: 'cycle' | 'checkpoint' | 'restore') => void;
 
+/** A batch taken from the queue with the reads it needs started. */
+interface Prepared {
+  batch: Pending[];
+  reads: Promise<Map<string, PriorOutcome>>;
+  /** The hot state's generation when the reads began. */
+  generation: number;
+}
+
 interface Pending {
   valid: ValidEvent;
   receivedAtMs: number;
@@ -175,25 +183,33 @@ export class IngestProcessor {
   }
 
   async #drain(): Promise<void> {
+    /** The next batch, taken while the previous one was being appended, its reads under way. */
+    let next: Prepared | undefined;
     for (;;) {
       // Give pending I/O (requests being read) a turn before each cycle, so concurrent requests
       // share one group commit. PGlite's queries run on this thread and would otherwise let one
       // request run start to finish before the next is even parsed.
       await yieldToIo();
       if (this.#needsRestore) {
+        // Reads started before the failure must land before memory is reset, never after it.
+        await next?.reads.catch(() => undefined);
         try {
           await this.#restore();
         } catch (error) {
           this.#onStorageError?.(error, 'restore');
+          if (next !== undefined) this.#queue.unshift(...next.batch);
           this.#failQueued(error);
           return;
         }
       }
-      if (this.#queue.length > 0) {
-        const batch = this.#queue.splice(0, this.#options.cycleEventsMax);
-        await this.#cycle(batch);
-      }
-      // A checkpoint is taken between cycles, when memory holds only logged effects.
+      const prepared =
+        next ??
+        (this.#queue.length > 0
+          ? this.#prepare(this.#queue.splice(0, this.#options.cycleEventsMax))
+          : undefined);
+      next = prepared === undefined ? undefined : await this.#cycle(prepared);
+      // A checkpoint is taken between cycles, when memory holds only logged effects (the next
+      // batch has only been read for, not decided).
       const now = this.#clock.now();
       if (
         this.#checkpoint === undefined &&
@@ -206,22 +222,40 @@ export class IngestProcessor {
         });
       }
       this.#hot.evict();
-      if (this.#queue.length === 0) return;
+      if (this.#queue.length === 0 && next === undefined) return;
     }
   }
 
-  async #cycle(batch: Pending[]): Promise<void> {
+  /**
+   * Starts the reads a batch needs before it can be decided: outcomes of ids not remembered, and
+   * the accounts and series not in memory. Reads change no decision state, so they may run while
+   * the previous batch is being appended; the batch is decided only after that append.
+   */
+  #prepare(batch: Pending[]): Prepared {
+    const unknownIds = batch.map((p) => p.valid.event.id).filter((id) => this.#prior.get(id) === undefined);
+    const generation = this.#hot.generation;
+    const reads = Promise.all([
+      this.#storage.events.findByIds([...new Set(unknownIds)]),
+      this.#hot.ensureLoaded(batch.map((p) => p.valid.event)),
+    ]).then(([stored]) => stored);
+    // A failure is handled when the batch's cycle awaits the reads, never as an unhandled rejection.
+    reads.catch(() => undefined);
+    return { batch, reads, generation };
+  }
+
+  /** Decides a prepared batch, appends it, answers it; answers the next batch, prepared meanwhile. */
+  async #cycle(prepared: Prepared): Promise<Prepared | undefined> {
+    const { batch } = prepared;
     const startedMs = performance.now();
     try {
-      const unknownIds = batch.map((p) => p.valid.event.id).filter((id) => this.#prior.get(id) === undefined);
-      const [stored] = await Promise.all([
-        this.#storage.events.findByIds([...new Set(unknownIds)]),
-        this.#hot.ensureLoaded(batch.map((p) => p.valid.event)),
-      ]);
+      const stored = await prepared.reads;
+      // Memory may have been rebuilt or trimmed since the reads began: then load what is missing.
+      if (this.#hot.generation !== prepared.generation)
+        await this.#hot.ensureLoaded(batch.map((p) => p.valid.event));
       for (const [id, outcome] of stored) this.#prior.set(id, outcome);
     } catch (error) {
       this.#failBatch(batch, error);
-      return;
+      return undefined;
     }
 
     const records: EventRecord[] = [];
@@ -264,18 +298,23 @@ export class IngestProcessor {
       }
     }
 
+    const appended = this.#storage.events.append(records, cases);
+    // While the log write is under way, the reads of the next batch (already queued) run too.
+    const next =
+      this.#queue.length > 0 ? this.#prepare(this.#queue.splice(0, this.#options.cycleEventsMax)) : undefined;
     try {
-      const seqs = await this.#storage.events.append(records, cases);
+      const seqs = await appended;
       this.#appliedSeq = Math.max(this.#appliedSeq, ...seqs);
     } catch (error) {
       // Memory now holds effects the log does not: rebuild before deciding anything else.
       this.#needsRestore = true;
       this.#failBatch(batch, error);
-      return;
+      return next;
     }
     for (const { pending, outcome } of answers) pending.resolve(outcome);
     if (shadows.length > 0) this.#onShadow?.(shadows);
     this.#metrics?.onCycle(batch.length, performance.now() - startedMs);
+    return next;
   }
 
   #failBatch(batch: readonly Pending[], error: unknown): void {

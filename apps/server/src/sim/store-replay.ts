@@ -33,6 +33,13 @@ export interface StoreReplayOptions {
   readonly storeName?: string;
   /** The sandbox's seed (intercept outcomes); the same input and seed give the same report. */
   readonly seed?: number;
+  /** Looks at the world after the run, before the private database closes (tests, reports). */
+  readonly inspect?: (world: {
+    readonly world: SandboxWorld;
+    readonly storage: Storage;
+    readonly db: Kysely<Database>;
+    readonly clock: ManualClock;
+  }) => Promise<void>;
 }
 
 /** What `--report` writes: documented in docs/replay-report.md. */
@@ -224,7 +231,9 @@ async function run(
     const next = await storage.containment.nextDueAtMs();
     await passTime(Math.min(endMs, Math.max(next ?? endMs, clock.now() + 1)));
   }
-  return { summary, report: await buildReport(storage, world, summary.decided, clock.now()) };
+  const built = await buildReport(storage, world, summary.decided, clock.now());
+  await options.inspect?.({ world, storage, db, clock });
+  return { summary, report: built };
 }
 
 async function buildReport(

@@ -50,6 +50,20 @@ export interface StoredAuditEntry extends AuditEntry {
   seq: number;
 }
 
+/** An analyst's passkey (WebAuthn credential). */
+export interface AnalystPasskey {
+  credentialId: string;
+  analystId: string;
+  /** What the analyst called it ("YubiKey", "laptop"). */
+  name: string;
+  /** COSE public key, base64url. */
+  publicKey: string;
+  counter: number;
+  transports: string[];
+  createdAtMs: number;
+  lastUsedAtMs: number | undefined;
+}
+
 export interface ConsoleStore {
   /** Answers `name_taken` when an analyst of that name exists. */
   insertAnalyst(record: AnalystRecord): Promise<'created' | 'name_taken'>;
@@ -70,4 +84,12 @@ export interface ConsoleStore {
   appendAudit(entries: readonly AuditEntry[]): Promise<void>;
   /** The audit log, newest first, strictly older than `beforeSeq` when given. */
   readAudit(page: { beforeSeq?: number; limit: number }): Promise<StoredAuditEntry[]>;
+  insertPasskey(passkey: AnalystPasskey): Promise<'created' | 'exists'>;
+  findPasskey(credentialId: string): Promise<AnalystPasskey | undefined>;
+  passkeysOf(analystId: string): Promise<AnalystPasskey[]>;
+  /**
+   * Records a sign-in with the passkey: the counter moves from `fromCounter` to `toCounter`.
+   * Answers false when the stored counter is no longer `fromCounter` (used meanwhile).
+   */
+  usePasskey(credentialId: string, fromCounter: number, toCounter: number, atMs: number): Promise<boolean>;
 }

@@ -24,7 +24,8 @@ import { checkCode, codeDigest, codePolicy, digestsEqual, generateCode, readCode
 import { coarseNetwork, describeDevice, maskDestination } from './domain/device.ts';
 import { renderMessage, type Locale, type VerifyMessage } from './domain/messages.ts';
 import { availableMethods, type CodeMethod, type SendMethod } from './domain/methods.ts';
-import { FixedWindowLimiter, verifyRateLimits } from './domain/rate-limit.ts';
+import { verifyRateLimits } from './domain/rate-limit.ts';
+import { memoryRateLimiters, type RateLimiter, type RateLimiterFactory } from '../ratelimit/port.ts';
 import { deriveKey, signToken, verifyToken, type TokenPayload, type TokenPurpose } from './domain/tokens.ts';
 import { checkTotp, secretFromBytes, totpFor } from './domain/totp.ts';
 import type { AlertRecord, ChallengeRecord, ChannelsRecord, VerificationStore } from './ports.ts';
@@ -73,6 +74,8 @@ export interface VerifyDeps {
   /** Randomness (crypto by default; tests may pin it). */
   readonly randomBytes?: (size: number) => Buffer;
   readonly randomInt?: (maxExclusive: number) => number;
+  /** Where the verification limits are kept: in process by default, Redis when several nodes share them. */
+  readonly rateLimiters?: RateLimiterFactory;
 }
 
 export interface ChallengeView {
@@ -122,9 +125,9 @@ const outboxPageSize = 500;
 export class VerificationService {
   readonly #deps: VerifyDeps;
   readonly #keys = new Map<string, Buffer>();
-  readonly #perIp = new FixedWindowLimiter(verifyRateLimits.perIp);
-  readonly #perAccount = new FixedWindowLimiter(verifyRateLimits.perAccount);
-  readonly #sendsPerAccount = new FixedWindowLimiter(verifyRateLimits.sendsPerAccount);
+  readonly #perIp: RateLimiter;
+  readonly #perAccount: RateLimiter;
+  readonly #sendsPerAccount: RateLimiter;
   readonly #randomBytes: (size: number) => Buffer;
   readonly #randomInt: (maxExclusive: number) => number;
   /** One outbox step at a time (the timer and a catch-up may ask together). */
@@ -132,6 +135,10 @@ export class VerificationService {
 
   constructor(deps: VerifyDeps) {
     this.#deps = deps;
+    const limiters = deps.rateLimiters ?? memoryRateLimiters;
+    this.#perIp = limiters('verify-ip', verifyRateLimits.perIp);
+    this.#perAccount = limiters('verify-account', verifyRateLimits.perAccount);
+    this.#sendsPerAccount = limiters('verify-sends', verifyRateLimits.sendsPerAccount);
     this.#randomBytes = deps.randomBytes ?? cryptoRandomBytes;
     this.#randomInt = deps.randomInt ?? ((max) => cryptoRandomInt(max));
   }
@@ -187,8 +194,8 @@ export class VerificationService {
   }
 
   /** Counts a request from `ip` against the per-address limit of verification endpoints. */
-  allowIp(ip: string): VerifyResult<true> {
-    const decision = this.#perIp.take(ip, this.#now());
+  async allowIp(ip: string): Promise<VerifyResult<true>> {
+    const decision = await this.#perIp.take(ip, this.#now());
     if (decision.allowed) return okOf(true);
     return fail(
       'RATE_LIMITED',
@@ -307,7 +314,7 @@ export class VerificationService {
         'ATTEMPTS_EXCEEDED',
         `at most ${String(codePolicy.sendsPerChallengeMax)} messages per challenge; use the last one sent`,
       );
-    const limit = this.#sendsPerAccount.take(record.accountId, this.#now());
+    const limit = await this.#sendsPerAccount.take(record.accountId, this.#now());
     if (!limit.allowed)
       return fail('RATE_LIMITED', 'too many messages to this account recently; wait a few minutes');
     const channels = await this.#deps.store.getChannels(record.accountId);
@@ -385,7 +392,7 @@ export class VerificationService {
 
   /** Counts one answer against the account and the challenge; fails the challenge at the limit. */
   async #countAttempt(record: ChallengeRecord, method: ChallengeMethod): Promise<VerifyResult<number>> {
-    const limit = this.#perAccount.take(record.accountId, this.#now());
+    const limit = await this.#perAccount.take(record.accountId, this.#now());
     if (!limit.allowed)
       return fail('RATE_LIMITED', 'too many verification attempts for this account; wait a few minutes');
     const attempts = await this.#deps.store.addAttempt(record.challengeId);
@@ -701,7 +708,7 @@ export class VerificationService {
     const read = readCode(input);
     if (!read.ok)
       return fail('INVALID_PARAMETER', `code: must be ${String(codePolicy.digits)} digits`, 'code');
-    const limit = this.#perAccount.take(accountId, this.#now());
+    const limit = await this.#perAccount.take(accountId, this.#now());
     if (!limit.allowed) return fail('RATE_LIMITED', 'too many attempts for this account; wait a few minutes');
     const enrolment = await this.#deps.store.getTotp(accountId);
     if (enrolment === undefined) return fail('METHOD_NOT_AVAILABLE', 'start the enrolment first', 'method');
@@ -905,17 +912,33 @@ export class VerificationService {
       const cursor = await this.#deps.store.readCursor();
       const page = await this.#deps.events.readAfter(cursor, outboxPageSize);
       if (page.length === 0) return handled;
-      for (const stored of page) {
-        await this.#handle(stored);
-        await this.#deps.store.writeCursor(stored.seq);
-        handled += 1;
+      // The cursor is saved after every event that did something, and once for a run of events
+      // that did nothing (most of them: an ordinary sign-in asks nothing of the outbox), also when
+      // a step fails. Reading such a run again after a crash does nothing again, so this is the
+      // same as saving after every event, without a write per event.
+      let saved = cursor;
+      let done = cursor;
+      try {
+        for (const stored of page) {
+          if (await this.#handle(stored)) {
+            await this.#deps.store.writeCursor(stored.seq);
+            saved = stored.seq;
+          }
+          done = stored.seq;
+          handled += 1;
+        }
+      } finally {
+        if (done !== saved) await this.#deps.store.writeCursor(done);
       }
     }
   }
 
-  async #handle(stored: StoredEvent): Promise<void> {
+  /** Handles one logged event; answers whether it did anything (wrote or sent something). */
+  async #handle(stored: StoredEvent): Promise<boolean> {
     const { event, decision } = stored;
+    let acted = false;
     if (decision.challenge !== undefined && event.accountId !== undefined) {
+      acted = true;
       const context = 'context' in event ? event.context : undefined;
       await this.#deps.store.insertChallenge({
         challengeId: decision.challenge.id,
@@ -937,12 +960,13 @@ export class VerificationService {
         completedMethod: undefined,
       });
     }
-    await this.#learnChannels(event, stored.decidedAtMs);
-    if (!this.#deps.options.alertsEnabled || event.accountId === undefined) return;
-    if (decision.decision === 'deny') return;
+    if (await this.#learnChannels(event, stored.decidedAtMs)) acted = true;
+    if (!this.#deps.options.alertsEnabled || event.accountId === undefined) return acted;
+    if (decision.decision === 'deny') return acted;
     const isNewDevice =
       event.type === 'login.succeeded' && decision.reasons.some((r) => r.code === 'new_device');
     if (isNewDevice) {
+      acted = true;
       await this.#alert({
         alertId: `event:${event.id}`,
         accountId: event.accountId,
@@ -950,6 +974,7 @@ export class VerificationService {
         detail: { device: describeDevice(event.context.userAgent), ip: event.context.ip, at: event.at },
       });
     } else if (event.type === 'account.updated') {
+      acted = true;
       await this.#alert({
         alertId: `event:${event.id}`,
         accountId: event.accountId,
@@ -962,12 +987,16 @@ export class VerificationService {
         },
       });
     }
+    return acted;
   }
 
-  /** `account.created` with e-mail or phone gives the owner's channels unless the store set them. */
-  async #learnChannels(event: BulwarkEvent, atMs: number): Promise<void> {
-    if (event.type !== 'account.created') return;
-    if (event.email === undefined && event.phone === undefined) return;
+  /**
+   * `account.created` with e-mail or phone gives the owner's channels unless the store set them.
+   * Answers whether the event was one of those.
+   */
+  async #learnChannels(event: BulwarkEvent, atMs: number): Promise<boolean> {
+    if (event.type !== 'account.created') return false;
+    if (event.email === undefined && event.phone === undefined) return false;
     const current = await this.#deps.store.getChannels(event.accountId);
     await this.#deps.store.putChannels({
       accountId: event.accountId,
@@ -976,6 +1005,7 @@ export class VerificationService {
       locale: current?.locale ?? 'en',
       updatedAtMs: atMs,
     });
+    return true;
   }
 }
 

@@ -39,6 +39,22 @@ describe('containment under injected faults (seeded simulation)', () => {
     });
   }
 
+  test('incidents interleaved on coarse event time (the large-run mode): no invariant broken', async () => {
+    assert.ok(database);
+    const stats = await runFaultSimulation(database.storage, database.db, {
+      seed: 21,
+      incidents: 4,
+      ordersPerIncident: 6,
+      concurrency: 4,
+      quantumMs: 1000,
+    });
+    assert.deepEqual(stats.violations, []);
+    assert.equal(stats.incidents, 4);
+    assert.equal(stats.orders, 24);
+    assert.equal(stats.runsCompleted + stats.runsEscalated, 4, 'every run terminal (L1)');
+    assert.ok(stats.maxEffectsPerAction <= 1);
+  });
+
   test('the same seed gives the same run', async () => {
     const first = await freshDatabase('pglite');
     const second = await freshDatabase('pglite');

@@ -10,8 +10,8 @@ import { firstSuspiciousSignInMs } from '../../src/containment/suspicion.ts';
 import { ManualClock } from '../../src/core/clock.ts';
 import { derivedIds } from '../../src/core/ids.ts';
 import { dayMs, toIso } from '../../src/core/time.ts';
-import type { CaseRecord, EventRecord } from '../../src/storage/ports.ts';
 import { passEventTime } from '../../src/sim/event-time.ts';
+import { appendOwnerReport } from '../../src/sim/owner-report.ts';
 import { freshDatabase, type Backend, type StorageWithDatabase } from '../helpers/backends.ts';
 
 export const startMs = Date.parse('2026-03-10T12:00:00Z');
@@ -133,43 +133,16 @@ export class Harness {
     const caseId = `case-${String(this.#eventSeq)}-${accountId}`;
     const eventId = `evt-report-${String(this.#eventSeq)}`;
     const now = this.clock.now();
-    const event = {
-      id: eventId,
-      type: 'account.compromised',
-      at: toIso(now),
+    await appendOwnerReport(this.database.storage, {
       accountId,
-      reportedBy: 'owner',
-    } as BulwarkEvent;
-    const record: EventRecord = {
-      eventId,
-      accountId,
-      type: 'account.compromised',
-      atMs: now,
-      receivedAtMs: now,
-      decidedAtMs: now,
-      contentHash: eventId,
-      event,
-      decision: {
-        eventId,
-        accountId,
-        decision: 'allow',
-        score: 100,
-        reasons: [{ code: 'containment_opened' }],
-        caseId,
-      },
-      policyVersion: 'test',
-    };
-    const opened: CaseRecord = {
       caseId,
-      accountId,
-      status: 'open',
-      reportedBy: 'owner',
-      openedAtMs: now,
+      eventId,
+      atMs: now,
       sinceMs: extra.sinceMs ?? now - dayMs,
-      openedByEventId: eventId,
-      run: { playbook, orderId: extra.orderId },
-    };
-    await this.database.storage.events.append([record], [opened]);
+      playbook,
+      ...(extra.orderId === undefined ? {} : { orderId: extra.orderId }),
+      policyVersion: 'test',
+    });
     return caseId;
   }
 

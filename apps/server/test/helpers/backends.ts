@@ -74,6 +74,8 @@ export async function pgliteTemplate(): Promise<Blob> {
   const digest = createHash('sha256');
   for (const name of readdirSync(migrationsDir).sort())
     digest.update(name).update(readFileSync(new URL(name, migrationsDir)));
+  // Which of them run is registered in database.ts: a file not yet registered must not be baked in.
+  digest.update(readFileSync(new URL('../database.ts', migrationsDir)));
   const schemaDigest = digest.digest('hex').slice(0, 12);
   const path = join(tmpdir(), `bulwark-pglite-template-${schemaDigest}.tar`);
   if (existsSync(path)) return new Blob([readFileSync(path)]);
@@ -109,12 +111,16 @@ export async function freshDatabase(backend: Backend): Promise<StorageWithDataba
   const { url, drop } = await createPostgresDatabase();
   const handle = await openDatabase({ databaseUrl: url, dataDir: 'unused', poolSize: 4 });
   await migrateToLatest(handle.db);
-  const inner = kyselyStorage(handle);
-  const close = async (): Promise<void> => {
-    await inner.close();
-    await drop();
-  };
-  return { storage: { ...inner, close }, db: handle.db, close };
+  // Closing the storage also drops its database. Made by kyselyStorage itself (not a copy), so
+  // the service finds the database under it (databaseOf) as it does in production.
+  const storage = kyselyStorage({
+    ...handle,
+    close: async () => {
+      await handle.close();
+      await drop();
+    },
+  });
+  return { storage, db: handle.db, close: () => storage.close() };
 }
 
 /** A migrated, empty storage on the backend; `close` also removes it. */

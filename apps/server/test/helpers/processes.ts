@@ -11,6 +11,8 @@ function isInheritedSetting(name: string): boolean {
   return (
     name.startsWith('BULWARK_') ||
     name === 'DATABASE_URL' ||
+    name === 'REDIS_URL' ||
+    name === 'NATS_URL' ||
     name === 'NODE_ENV' ||
     // Set by Node's test runner in its workers; a child that inherits it reports as a test file.
     name === 'NODE_TEST_CONTEXT'

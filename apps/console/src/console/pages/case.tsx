@@ -6,7 +6,7 @@ import { useSession } from '../session.tsx';
 export function CasePage({ params }: { params: Record<string, string> }) {
   const caseId = params.caseId ?? '';
   const { client } = useSession();
-  const { t } = useI18n();
+  const { t, language } = useI18n();
   const { data, error } = usePolling(() => client.caseView(caseId), 2000, [caseId]);
   return (
     <>
@@ -15,6 +15,18 @@ export function CasePage({ params }: { params: Record<string, string> }) {
       </h1>
       {error === undefined ? null : <ErrorNote error={error} />}
       {data === undefined ? <p className="muted">{t('app.loading')}</p> : <CaseDetails data={data} />}
+      {data?.view.run === undefined ? null : (
+        <p>
+          <a
+            data-testid="case-receipt"
+            href={`/v1/cases/${encodeURIComponent(caseId)}/receipt?lang=${language}`}
+            target="_blank"
+            rel="noreferrer"
+          >
+            {t('case.receipt')}
+          </a>
+        </p>
+      )}
     </>
   );
 }

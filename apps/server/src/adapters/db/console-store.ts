@@ -1,5 +1,6 @@
 import type { ColumnType, Kysely } from 'kysely';
 import type {
+  AnalystPasskey,
   AnalystRecord,
   AnalystRole,
   AuditActorKind,
@@ -36,6 +37,17 @@ type ConsoleTables = {
     ended_at: Timestamp | null;
   };
   security_center_links_used: { nonce: string; account_id: string; used_at: Timestamp };
+  /** Migration 0009_console_more. */
+  analyst_passkeys: {
+    credential_id: string;
+    analyst_id: string;
+    name: string;
+    public_key: string;
+    counter: ColumnType<string | number, number, number>;
+    transports: ColumnType<unknown, string, string>;
+    created_at: Timestamp;
+    last_used_at: Timestamp | null;
+  };
   console_audit: {
     seq: ColumnType<string | number, never, never>;
     at: Timestamp;
@@ -237,4 +249,82 @@ export class KyselyConsoleStore implements ConsoleStore {
       detail: row.detail as Record<string, unknown>,
     }));
   }
+
+  async insertPasskey(passkey: AnalystPasskey): Promise<'created' | 'exists'> {
+    const rows = await this.#db
+      .insertInto('analyst_passkeys')
+      .values({
+        credential_id: passkey.credentialId,
+        analyst_id: passkey.analystId,
+        name: passkey.name,
+        public_key: passkey.publicKey,
+        counter: passkey.counter,
+        transports: JSON.stringify(passkey.transports),
+        created_at: new Date(passkey.createdAtMs),
+        last_used_at: passkey.lastUsedAtMs === undefined ? null : new Date(passkey.lastUsedAtMs),
+      })
+      .onConflict((oc) => oc.column('credential_id').doNothing())
+      .returning('credential_id')
+      .execute();
+    return rows.length === 1 ? 'created' : 'exists';
+  }
+
+  async findPasskey(credentialId: string): Promise<AnalystPasskey | undefined> {
+    const row = await this.#db
+      .selectFrom('analyst_passkeys')
+      .selectAll()
+      .where('credential_id', '=', credentialId)
+      .executeTakeFirst();
+    return row === undefined ? undefined : toPasskey(row);
+  }
+
+  async passkeysOf(analystId: string): Promise<AnalystPasskey[]> {
+    const rows = await this.#db
+      .selectFrom('analyst_passkeys')
+      .selectAll()
+      .where('analyst_id', '=', analystId)
+      .orderBy('created_at')
+      .execute();
+    return rows.map(toPasskey);
+  }
+
+  async usePasskey(
+    credentialId: string,
+    fromCounter: number,
+    toCounter: number,
+    atMs: number,
+  ): Promise<boolean> {
+    const rows = await this.#db
+      .updateTable('analyst_passkeys')
+      .set({ counter: toCounter, last_used_at: new Date(atMs) })
+      .where('credential_id', '=', credentialId)
+      .where('counter', '=', fromCounter)
+      .returning('credential_id')
+      .execute();
+    return rows.length === 1;
+  }
+}
+
+function toPasskey(row: {
+  credential_id: string;
+  analyst_id: string;
+  name: string;
+  public_key: string;
+  counter: string | number;
+  transports: unknown;
+  created_at: Date;
+  last_used_at: Date | null;
+}): AnalystPasskey {
+  const transports =
+    typeof row.transports === 'string' ? (JSON.parse(row.transports) as unknown) : row.transports;
+  return {
+    credentialId: row.credential_id,
+    analystId: row.analyst_id,
+    name: row.name,
+    publicKey: row.public_key,
+    counter: Number(row.counter),
+    transports: Array.isArray(transports) ? transports.filter((t): t is string => typeof t === 'string') : [],
+    createdAtMs: row.created_at.getTime(),
+    lastUsedAtMs: row.last_used_at === null ? undefined : row.last_used_at.getTime(),
+  };
 }

@@ -287,12 +287,19 @@ export class KyselyRunStore implements RunStore {
           .onConflict((oc) => oc.columns(['run_id', 'step_key']).doNothing())
           .execute();
       }
-      const states = await trx
-        .selectFrom('containment_steps')
-        .select(['state', 'stage'])
-        .where('run_id', '=', run.runId)
-        .execute();
-      const runStatus = runStatusOf(states.map((s) => ({ state: s.state as StepState, stage: s.stage })));
+      // A step left unfinished keeps its run running; only a step that ends can end the run.
+      const ended = settled.state === 'done' || settled.state === 'escalated';
+      const runStatus: RunStatus = ended
+        ? runStatusOf(
+            (
+              await trx
+                .selectFrom('containment_steps')
+                .select(['state', 'stage'])
+                .where('run_id', '=', run.runId)
+                .execute()
+            ).map((s) => ({ state: s.state as StepState, stage: s.stage })),
+          )
+        : 'running';
       if (runStatus !== run.status) {
         await trx
           .updateTable('containment_runs')
@@ -327,6 +334,70 @@ export class KyselyRunStore implements RunStore {
     );
     const due = rows[0]?.due ?? null;
     return due === null ? undefined : new Date(due).getTime();
+  }
+
+  async reopenForRepair(change: {
+    runId: string;
+    steps: readonly NewStep[];
+    nowMs: number;
+  }): Promise<readonly string[]> {
+    const { runId, steps, nowMs } = change;
+    return this.#db.transaction().execute(async (trx) => {
+      const runRow = await trx
+        .selectFrom('containment_runs')
+        .selectAll()
+        .where('run_id', '=', runId)
+        .forUpdate()
+        .executeTakeFirst();
+      if (runRow === undefined || steps.length === 0) return [];
+      const run = toRun(runRow);
+      const reopened: string[] = [];
+      for (const wanted of steps) {
+        const fresh = newStep(run, wanted, nowMs);
+        const row = stepRow(fresh);
+        const updated = await trx
+          .updateTable('containment_steps')
+          .set({
+            state: 'not_started',
+            attempts: 0,
+            due_at: row.due_at,
+            lease_until: null,
+            deadline_at: row.deadline_at,
+            last_error: 'reopened by reconciliation',
+            updated_at: row.updated_at,
+            done_at: null,
+          })
+          .where('run_id', '=', runId)
+          .where('step_key', '=', fresh.stepKey)
+          .where('state', 'in', ['done', 'escalated'])
+          .returning('step_key')
+          .executeTakeFirst();
+        if (updated !== undefined) {
+          reopened.push(fresh.stepKey);
+          continue;
+        }
+        const inserted = await trx
+          .insertInto('containment_steps')
+          .values(row)
+          .onConflict((oc) => oc.columns(['run_id', 'step_key']).doNothing())
+          .returning('step_key')
+          .executeTakeFirst();
+        if (inserted !== undefined) reopened.push(fresh.stepKey);
+      }
+      if (reopened.length > 0) {
+        await trx
+          .updateTable('containment_runs')
+          .set({ status: 'running', updated_at: date(nowMs), finished_at: null })
+          .where('run_id', '=', runId)
+          .execute();
+        await trx
+          .updateTable('cases')
+          .set({ status: caseStatusOfRun('running'), updated_at: date(nowMs) })
+          .where('case_id', '=', run.caseId)
+          .execute();
+      }
+      return reopened;
+    });
   }
 
   async unfinishedCount(): Promise<number> {

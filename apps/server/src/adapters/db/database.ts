@@ -11,6 +11,10 @@ import * as containment from './migrations/0004_containment.ts';
 import * as ruleSets from './migrations/0005_rule_sets.ts';
 import * as verification from './migrations/0006_verification.ts';
 import * as consoleTables from './migrations/0007_console.ts';
+import * as reconciliation from './migrations/0008_reconciliation.ts';
+import * as consoleMore from './migrations/0009_console_more.ts';
+import * as compactCheckpoints from './migrations/0010_compact_checkpoints.ts';
+import * as reviews from './migrations/0011_reviews.ts';
 
 export type DatabaseKind = 'pglite' | 'postgres';
 
@@ -46,6 +50,10 @@ const migrations: Record<string, Migration> = {
   '0005_rule_sets': ruleSets,
   '0006_verification': verification,
   '0007_console': consoleTables,
+  '0008_reconciliation': reconciliation,
+  '0009_console_more': consoleMore,
+  '0010_compact_checkpoints': compactCheckpoints,
+  '0011_reviews': reviews,
 };
 
 const provider: MigrationProvider = { getMigrations: () => Promise.resolve(migrations) };

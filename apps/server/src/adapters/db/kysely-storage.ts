@@ -1,5 +1,5 @@
 import type { BulwarkEvent, Decision } from '@bulwark/contracts';
-import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
+import { CompiledQuery, sql, type Kysely, type Selectable, type Transaction } from 'kysely';
 import type { AccountState } from '../../risk/domain/state.ts';
 import type { SeriesSnapshot } from '../../risk/domain/velocity.ts';
 import type {
@@ -191,19 +191,53 @@ class KyselyEventLog implements EventLog {
 
 /** Items per slice when serialising a checkpoint. */
 const checkpointSliceItems = 250;
+/** Rows per checkpoint statement (each row is a few bind values; PostgreSQL allows 65,535). */
+const checkpointStatementRows = 1000;
 
 /**
- * A JSON array of `toRow(item)`, serialised a slice at a time with a turn for pending I/O between
- * slices: a checkpoint of thousands of accounts must not stall the requests being answered.
- * Items are immutable snapshots (states are replaced, never changed), so yielding is safe.
+ * `toRow(item)` for every item, a slice at a time with a turn for pending I/O between slices: a
+ * checkpoint of thousands of accounts must not stall the requests being answered. Items are
+ * immutable snapshots (states are replaced, never changed), so yielding is safe.
  */
-async function jsonArrayInSlices<T>(items: readonly T[], toRow: (item: T) => unknown): Promise<string> {
-  const parts: string[] = [];
+async function rowsInSlices<T, R>(items: readonly T[], toRow: (item: T) => R): Promise<R[]> {
+  const rows: R[] = [];
   for (let start = 0; start < items.length; start += checkpointSliceItems) {
     if (start > 0) await new Promise<void>((resolve) => setImmediate(resolve));
-    parts.push(JSON.stringify(items.slice(start, start + checkpointSliceItems).map(toRow)).slice(1, -1));
+    const end = Math.min(items.length, start + checkpointSliceItems);
+    for (let i = start; i < end; i += 1) rows.push(toRow(items[i] as T));
   }
-  return `[${parts.join(',')}]`;
+  return rows;
+}
+
+/**
+ * `insert … values (…), (…) …` with one bind value per cell, in statements of at most
+ * `checkpointStatementRows` rows. Documents travel as plain text parameters into text columns:
+ * PostgreSQL stores them as they are, with no JSON parsing on either side of the wire.
+ */
+async function insertRows(
+  db: Kysely<Database> | Transaction<Database>,
+  head: string,
+  placeholders: readonly string[],
+  rows: readonly (readonly unknown[])[],
+  tail: string,
+): Promise<void> {
+  for (let start = 0; start < rows.length; start += checkpointStatementRows) {
+    const part = rows.slice(start, start + checkpointStatementRows);
+    const parameters: unknown[] = [];
+    const tuples: string[] = [];
+    for (const row of part) {
+      // Each `?` takes the row's next value; other cells (`now()`) are SQL as written.
+      let next = 0;
+      const cells = placeholders.map((cell) => {
+        if (!cell.includes('?')) return cell;
+        parameters.push(row[next]);
+        next += 1;
+        return cell.replace('?', `$${String(parameters.length)}`);
+      });
+      tuples.push(`(${cells.join(', ')})`);
+    }
+    await db.executeQuery(CompiledQuery.raw(`${head} values ${tuples.join(', ')} ${tail}`, parameters));
+  }
 }
 
 class KyselyStateStore implements StateStore {
@@ -221,7 +255,7 @@ class KyselyStateStore implements StateStore {
         .select('state')
         .where('account_id', '=', sql<string>`any(${sql.val(part)}::text[])`)
         .execute();
-      for (const row of rows) out.push(row.state as AccountState);
+      for (const row of rows) out.push(JSON.parse(row.state) as AccountState);
     }
     return out;
   }
@@ -235,7 +269,8 @@ class KyselyStateStore implements StateStore {
         .select(['key', 'snapshot'])
         .where('key', '=', sql<string>`any(${sql.val(part)}::text[])`)
         .execute();
-      for (const row of rows) out.push({ key: row.key, snapshot: row.snapshot as SeriesSnapshot });
+      for (const row of rows)
+        out.push({ key: row.key, snapshot: JSON.parse(row.snapshot) as SeriesSnapshot });
     }
     return out;
   }
@@ -245,41 +280,35 @@ class KyselyStateStore implements StateStore {
     accounts: readonly AccountState[];
     series: readonly SeriesRecord[];
   }): Promise<void> {
-    // Each table's rows travel as one JSON parameter expanded by the server: three statements
-    // per checkpoint however many accounts changed. Devices and sessions are views over the
-    // account state, so they need no writes of their own.
-    const accounts = await jsonArrayInSlices(checkpoint.accounts, (a) => ({
-      account_id: a.accountId,
-      state: a,
-      first_seen_at: new Date(a.firstSeenAt).toISOString(),
-      last_seen_at: new Date(a.lastSeenAt).toISOString(),
-      risk: a.risk,
-      open_case_id: a.openCaseId ?? null,
-    }));
-    const series = await jsonArrayInSlices(checkpoint.series, (s) => s);
+    // Only what changed since the last checkpoint comes here (the hot state tracks it), one row
+    // per account and per series, each document as JSON text. Devices and sessions are views
+    // over the account state, so they need no writes of their own.
+    const accounts = await rowsInSlices(checkpoint.accounts, (a) => [
+      a.accountId,
+      JSON.stringify(a),
+      new Date(a.firstSeenAt).toISOString(),
+      new Date(a.lastSeenAt).toISOString(),
+      a.risk,
+      a.openCaseId ?? null,
+    ]);
+    const series = await rowsInSlices(checkpoint.series, (s) => [s.key, JSON.stringify(s.snapshot)]);
     await this.#db.transaction().execute(async (trx) => {
-      if (checkpoint.accounts.length > 0) {
-        await sql`
-          insert into accounts (account_id, state, first_seen_at, last_seen_at, risk, open_case_id, updated_at)
-          select a.account_id, a.state, a.first_seen_at::timestamptz, a.last_seen_at::timestamptz, a.risk,
-                 a.open_case_id, now()
-          from jsonb_to_recordset(${accounts}::jsonb)
-               as a(account_id text, state jsonb, first_seen_at text, last_seen_at text, risk smallint, open_case_id text)
-          on conflict (account_id) do update set
-            state = excluded.state, first_seen_at = excluded.first_seen_at, last_seen_at = excluded.last_seen_at,
-            risk = excluded.risk, open_case_id = excluded.open_case_id, updated_at = excluded.updated_at`.execute(
-          trx,
-        );
-      }
-      if (checkpoint.series.length > 0) {
-        await sql`
-          insert into velocity_series (key, snapshot, updated_at)
-          select v.key, v.snapshot, now()
-          from jsonb_to_recordset(${series}::jsonb) as v(key text, snapshot jsonb)
-          on conflict (key) do update set snapshot = excluded.snapshot, updated_at = excluded.updated_at`.execute(
-          trx,
-        );
-      }
+      await insertRows(
+        trx,
+        'insert into accounts (account_id, state, first_seen_at, last_seen_at, risk, open_case_id, updated_at)',
+        ['?', '?', '?::timestamptz', '?::timestamptz', '?::smallint', '?', 'now()'],
+        accounts,
+        `on conflict (account_id) do update set
+           state = excluded.state, first_seen_at = excluded.first_seen_at, last_seen_at = excluded.last_seen_at,
+           risk = excluded.risk, open_case_id = excluded.open_case_id, updated_at = excluded.updated_at`,
+      );
+      await insertRows(
+        trx,
+        'insert into velocity_series (key, snapshot, updated_at)',
+        ['?', '?', 'now()'],
+        series,
+        'on conflict (key) do update set snapshot = excluded.snapshot, updated_at = excluded.updated_at',
+      );
       await sql`
         insert into state_checkpoint (id, seq, updated_at) values (1, ${checkpoint.seq}, now())
         on conflict (id) do update set seq = excluded.seq, updated_at = excluded.updated_at`.execute(trx);

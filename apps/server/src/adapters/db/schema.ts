@@ -23,7 +23,8 @@ export interface EventsTable {
 
 export interface AccountsTable {
   account_id: string;
-  state: Json<unknown>;
+  /** The account's state as JSON text (0010_compact_checkpoints). */
+  state: string;
   first_seen_at: Timestamp;
   last_seen_at: Timestamp;
   risk: number;
@@ -55,7 +56,8 @@ export interface SessionsTable {
 
 export interface VelocitySeriesTable {
   key: string;
-  snapshot: Json<unknown>;
+  /** The series' snapshot as JSON text (0010_compact_checkpoints). */
+  snapshot: string;
   updated_at: Timestamp;
 }
 

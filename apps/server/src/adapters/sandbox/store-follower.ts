@@ -22,6 +22,7 @@ export class SandboxStoreFollower {
   #timer: NodeJS.Timeout | undefined;
   #pass: Promise<void> | undefined;
   #stopped = true;
+  #chain: Promise<number> = Promise.resolve(0);
 
   constructor(deps: { events: EventLog; world: SandboxWorld; db: Kysely<Database>; logger: Logger }) {
     this.#events = deps.events;
@@ -30,8 +31,20 @@ export class SandboxStoreFollower {
     this.#logger = deps.logger;
   }
 
-  /** One pass: every new event, then time. Answers how many events it handled. */
-  async runOnce(): Promise<number> {
+  /**
+   * One pass: every new event, then time. Answers how many events it handled. Passes never
+   * overlap (the timer and the containment engine both ask): a second waits for the first.
+   */
+  runOnce(): Promise<number> {
+    const pass = this.#chain.then(
+      () => this.#catchUp(),
+      () => this.#catchUp(),
+    );
+    this.#chain = pass.catch(() => 0);
+    return pass;
+  }
+
+  async #catchUp(): Promise<number> {
     const { rows } = await sql<{
       seq: string | number;
     }>`select seq from sandbox_store_cursor where name = 'store'`.execute(this.#db);
@@ -39,12 +52,10 @@ export class SandboxStoreFollower {
     let handled = 0;
     for (;;) {
       const page = await this.#events.readAfter(cursor, pageSize);
-      for (const stored of page) {
-        await this.#world.onDecided(stored.event, stored.decision);
-        cursor = stored.seq;
-        handled += 1;
-      }
+      await this.#world.onDecidedAll(page);
+      handled += page.length;
       if (page.length > 0) {
+        cursor = page.at(-1)?.seq ?? cursor;
         await sql`insert into sandbox_store_cursor (name, seq) values ('store', ${cursor})
           on conflict (name) do update set seq = excluded.seq`.execute(this.#db);
       }

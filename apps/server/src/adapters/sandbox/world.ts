@@ -52,6 +52,14 @@ export const storySchedule: Partial<FulfilmentSchedule> = {
   pickupDelayMs: 2 * 60 * minuteMs,
 };
 
+/** The event types `onDecided` does something with; it ignores every other type. */
+const storeActsOn: ReadonlySet<BulwarkEvent['type']> = new Set([
+  'account.created',
+  'login.succeeded',
+  'order.placed',
+  'order.archived',
+]);
+
 export class SandboxWorld {
   readonly payments: SandboxPayments;
   readonly fulfilment: FulfilmentSandbox;
@@ -142,6 +150,30 @@ export class SandboxWorld {
   }
 
   // ---- the store's behaviour ----
+
+  /**
+   * `onDecided` for each event in order. Runs of sign-ins go to the store together (three
+   * statements for a run instead of three per sign-in); only the events the store acts on end a
+   * run (those it ignores, failed sign-ins among them, do nothing either way), so what the store
+   * ends up with is the same.
+   */
+  async onDecidedAll(decided: readonly { event: BulwarkEvent; decision: Decision }[]): Promise<void> {
+    let signIns: { accountId: string; sessionId: string }[] = [];
+    for (const { event, decision } of decided) {
+      if (event.type === 'login.succeeded') {
+        if (decision.decision !== 'deny')
+          signIns.push({ accountId: event.accountId, sessionId: event.context.sessionId ?? event.id });
+        continue;
+      }
+      if (!storeActsOn.has(event.type)) continue;
+      if (signIns.length > 0) {
+        await this.store.signInAll(signIns);
+        signIns = [];
+      }
+      await this.onDecided(event, decision);
+    }
+    await this.store.signInAll(signIns);
+  }
 
   /** What the store does once Bulwark has decided an event. */
   async onDecided(event: BulwarkEvent, decision: Decision): Promise<void> {

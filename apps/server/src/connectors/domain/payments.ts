@@ -132,6 +132,14 @@ export interface EarlyFraudWarning {
 export interface FeedQuery {
   readonly cursor?: string | undefined;
   readonly limit: number;
+  /**
+   * Only items created at or after this time (Stripe: `created[gte]`). With either time bound the
+   * feed is ordered by creation time, and a cursor continues within the same bounds: a reader can
+   * split a long feed into time slices and page through them side by side.
+   */
+  readonly createdFromMs?: number | undefined;
+  /** Only items created before this time (Stripe: `created[lt]`). */
+  readonly createdBeforeMs?: number | undefined;
 }
 
 export interface FeedPage<T> {
@@ -157,6 +165,11 @@ export interface RefundCommand {
   readonly paymentId: string;
   readonly amount: Money;
   readonly reason: RefundReason;
+  readonly idempotencyKey: string;
+}
+
+export interface AcceptDisputeCommand {
+  readonly disputeId: string;
   readonly idempotencyKey: string;
 }
 
@@ -211,6 +224,12 @@ export interface PaymentsPort {
   listEarlyFraudWarnings(
     query: FeedQuery & { readonly paymentId?: string | undefined },
   ): Promise<ProviderResult<FeedPage<EarlyFraudWarning>>>;
+  /**
+   * Accepts a chargeback (Stripe: close the dispute): the merchant submits no evidence and the
+   * dispute is lost — the money already withdrawn stays with the cardholder. An inquiry cannot be
+   * accepted (`conflict`): a full refund answers it.
+   */
+  acceptDispute(command: AcceptDisputeCommand): Promise<ProviderResult<Dispute>>;
   /**
    * Checks a webhook delivery's signature against the raw body exactly as received, then
    * parses it. `receivedAtMs` is the injected clock's now.

@@ -8,7 +8,8 @@ import { playbooks } from './model.ts';
  * CEL condition over the event and its decision. The first matching trigger by priority wins;
  * when none matches the case opens without a run (a person decides).
  *
- * Variables: `event.type`, `event.reportedBy`, `event.orderId` (strings, empty when absent),
+ * Variables: `event.type`, `event.reportedBy`, `event.orderId`, `event.by` and `event.reason`
+ * (of `order.cancelled`) — strings, empty when absent —
  * `decision.outcome`, `decision.score`, `decision.reasons` (list of codes).
  */
 export interface PlaybookTrigger {
@@ -24,6 +25,15 @@ export const defaultPlaybookTriggers: readonly PlaybookTrigger[] = [
   { playbook: 'ato-lockdown', priority: 10, when: 'event.type == "account.compromised"', scope: 'account' },
   // Hiding orders right after buying them is the takeover's signature: contain the account.
   { playbook: 'ato-lockdown', priority: 20, when: 'event.type == "order.archived"', scope: 'account' },
+  // The review queue: nobody decided a held order before its authorization would lapse.
+  {
+    playbook: 'review-timeout',
+    priority: 25,
+    when: 'event.type == "order.cancelled" && event.reason == "review_timeout"',
+    scope: 'order',
+  },
+  // A cancellation for fraud (the store's, or a reviewer's decline) is made to stick.
+  { playbook: 'order-fraud', priority: 26, when: 'event.type == "order.cancelled"', scope: 'order' },
   { playbook: 'order-fraud', priority: 30, when: 'event.type == "order.placed"', scope: 'order' },
   { playbook: 'ato-lockdown', priority: 100, when: 'true', scope: 'account' },
 ];
@@ -43,7 +53,10 @@ function environment(): Environment {
   return new Environment({
     limits: { maxAstNodes: 500, maxDepth: 32, maxListElements: 100, maxMapEntries: 100, maxCallArguments: 8 },
   })
-    .registerVariable({ name: 'event', schema: { type: 'string', reportedBy: 'string', orderId: 'string' } })
+    .registerVariable({
+      name: 'event',
+      schema: { type: 'string', reportedBy: 'string', orderId: 'string', by: 'string', reason: 'string' },
+    })
     .registerVariable({
       name: 'decision',
       schema: { outcome: 'string', score: 'int', reasons: 'list<string>' },
@@ -89,6 +102,8 @@ export function compileTriggers(
             type: event.type,
             reportedBy: event.type === 'account.compromised' ? event.reportedBy : '',
             orderId: 'orderId' in event ? event.orderId : '',
+            by: event.type === 'order.cancelled' ? event.by : '',
+            reason: event.type === 'order.cancelled' ? (event.reason ?? '') : '',
           },
           decision: {
             outcome: decision.decision,

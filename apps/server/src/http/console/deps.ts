@@ -2,6 +2,7 @@ import { fileURLToPath } from 'node:url';
 import { AnalystService } from '../../console/analysts.ts';
 import { deriveConsoleKeys } from '../../console/keys.ts';
 import { SecurityCenterLinks } from '../../console/links.ts';
+import { AnalystPasskeys, type PasskeyOptions } from '../../console/passkeys.ts';
 import { ConsoleSessions } from '../../console/sessions.ts';
 import type { Clock } from '../../core/clock.ts';
 import type { ConsoleStore } from '../../storage/console-ports.ts';
@@ -13,6 +14,8 @@ export interface ConsoleDeps {
   readonly analysts: AnalystService;
   readonly gate: ConsoleGate;
   readonly links: SecurityCenterLinks;
+  /** Analysts' passkeys: registration after sign-in, and sign-in with one. */
+  readonly passkeys: AnalystPasskeys;
   /** The built console (apps/console/dist). */
   readonly distDir: string;
   /** Cookies get `Secure` (always in production; otherwise when the request came over https). */
@@ -28,6 +31,8 @@ export function createConsoleDeps(options: {
   secret: string;
   secureCookies: boolean;
   distDir?: string;
+  /** The WebAuthn relying party; `localhost` (the default public URL's host) when absent. */
+  webauthn?: PasskeyOptions;
 }): ConsoleDeps {
   const keys = deriveConsoleKeys(options.secret);
   const analysts = new AnalystService({ store: options.store, clock: options.clock });
@@ -40,6 +45,11 @@ export function createConsoleDeps(options: {
       key: keys.securityCenterLinks,
       clock: options.clock,
       store: options.store,
+    }),
+    passkeys: new AnalystPasskeys({
+      store: options.store,
+      clock: options.clock,
+      options: options.webauthn ?? { rpId: 'localhost', origins: [] },
     }),
     distDir: options.distDir ?? defaultConsoleDistDir,
     secureCookies: options.secureCookies,

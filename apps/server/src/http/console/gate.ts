@@ -21,6 +21,29 @@ export const sessionRoutePermissions: Readonly<Record<string, AnalystRole>> = {
   'GET /v1/cases/:caseId': 'viewer',
   'GET /v1/cases/:caseId/receipt': 'viewer',
   'POST /v1/accounts/:accountId/compromised': 'analyst',
+  'GET /v1/accounts/:accountId/activity': 'viewer',
+  // Rules: viewers read; analysts check, save, backtest and shadow; admins change what decides.
+  'GET /v1/rules': 'viewer',
+  'GET /v1/rules/active': 'viewer',
+  'GET /v1/rules/shadow': 'viewer',
+  'GET /v1/rules/:version': 'viewer',
+  'POST /v1/rules/validate': 'analyst',
+  'POST /v1/rules': 'analyst',
+  'POST /v1/rules/backtest': 'analyst',
+  'POST /v1/rules/shadow': 'analyst',
+  'POST /v1/rules/active': 'admin',
+  'GET /v1/labels': 'viewer',
+  'GET /v1/model/metrics': 'viewer',
+  // Reconciliation: viewers read passes and divergences; analysts start a pass.
+  'GET /v1/reconciliation/runs': 'viewer',
+  'GET /v1/reconciliation/mismatches': 'viewer',
+  'GET /v1/payments/:paymentId/ledger': 'viewer',
+  'POST /v1/reconciliation/runs': 'analyst',
+  // The review queue: viewers see it; analysts approve and decline.
+  'GET /v1/reviews': 'viewer',
+  'GET /v1/reviews/:orderId': 'viewer',
+  'POST /v1/reviews/:orderId/approve': 'analyst',
+  'POST /v1/reviews/:orderId/decline': 'analyst',
 };
 
 export type Principal =

@@ -5,7 +5,8 @@ import { z } from 'zod';
 import { reportCompromised } from '../../accounts/report-compromised.ts';
 import { toIso } from '../../core/time.ts';
 import { sessionLifetimes } from '../../console/sessions.ts';
-import type { AuditEntry } from '../../storage/console-ports.ts';
+import { passkeyNameCharsMax } from '../../console/passkeys.ts';
+import type { AnalystRecord, AuditEntry } from '../../storage/console-ports.ts';
 import type { AppDeps } from '../app.ts';
 import { sendError } from '../app.ts';
 import type { ConsoleDeps } from './deps.ts';
@@ -41,7 +42,7 @@ function cookie(
 
 function targetOf(request: FastifyRequest): string | undefined {
   const params = request.params as Record<string, unknown> | undefined;
-  const target = params?.accountId ?? params?.caseId;
+  const target = params?.accountId ?? params?.caseId ?? params?.orderId;
   return typeof target === 'string' ? target : undefined;
 }
 
@@ -51,7 +52,7 @@ function targetOf(request: FastifyRequest): string | undefined {
  * the audit of every request a browser session makes.
  */
 export function registerConsoleRoutes(app: FastifyInstance, deps: AppDeps, console: ConsoleDeps): void {
-  const { gate, analysts, links, store } = console;
+  const { gate, analysts, links, store, passkeys } = console;
   const secure = (request: FastifyRequest): boolean => console.secureCookies || request.protocol === 'https';
   const audit = async (entry: Omit<AuditEntry, 'atMs'>): Promise<void> => {
     try {
@@ -94,6 +95,38 @@ export function registerConsoleRoutes(app: FastifyInstance, deps: AppDeps, conso
     return found.kind === 'analyst' ? found : undefined;
   };
 
+  /** A new analyst session: the cookie, the audit row, and the session's answer. */
+  const startAnalystSession = async (
+    request: FastifyRequest,
+    reply: FastifyReply,
+    analyst: AnalystRecord,
+    method: 'password' | 'passkey',
+  ) => {
+    const session = await gate.sessions.start('analyst', analyst.analystId);
+    await audit({
+      actorKind: 'analyst',
+      actorId: analyst.analystId,
+      action: 'sign_in',
+      target: undefined,
+      outcome: 'ok',
+      ip: request.ip,
+      detail: { name: analyst.name, role: analyst.role, method },
+    });
+    void reply.header(
+      'set-cookie',
+      cookie(consoleCookie, session.token, {
+        path: '/',
+        maxAgeSeconds: Math.floor(sessionLifetimes.analyst.absoluteMs / 1000),
+        secure: secure(request),
+      }),
+    );
+    return {
+      analyst: { name: analyst.name, role: analyst.role },
+      csrfToken: session.csrfToken,
+      expiresAt: toIso(session.expiresAtMs),
+    };
+  };
+
   app.post('/console/api/sign-in', async (request, reply) => {
     const body = signInBody.safeParse(request.body ?? {});
     if (!body.success) return sendError(reply, 'INVALID_PARAMETER', 'send {"name", "password", "totpCode"?}');
@@ -117,29 +150,81 @@ export function registerConsoleRoutes(app: FastifyInstance, deps: AppDeps, conso
         ? sendError(reply, 'RATE_LIMITED', 'too many failed sign-ins; wait 15 minutes')
         : sendError(reply, 'UNAUTHORIZED', 'the name, password or authenticator code is wrong');
     }
-    const session = await gate.sessions.start('analyst', result.analyst.analystId);
-    await audit({
-      actorKind: 'analyst',
-      actorId: result.analyst.analystId,
-      action: 'sign_in',
-      target: undefined,
-      outcome: 'ok',
-      ip: request.ip,
-      detail: { name: result.analyst.name, role: result.analyst.role },
-    });
-    void reply.header(
-      'set-cookie',
-      cookie(consoleCookie, session.token, {
-        path: '/',
-        maxAgeSeconds: Math.floor(sessionLifetimes.analyst.absoluteMs / 1000),
-        secure: secure(request),
-      }),
-    );
+    return startAnalystSession(request, reply, result.analyst, 'password');
+  });
+
+  // ---- Passkeys ----
+
+  const passkeyBody = z.object({ response: z.record(z.string(), z.unknown()) });
+  const originOf = (request: FastifyRequest): string | undefined =>
+    typeof request.headers.origin === 'string' ? request.headers.origin : undefined;
+
+  // Signing in with a passkey alone: possession (the key) and the person (its PIN or biometric).
+  app.post('/console/api/sign-in/passkey/options', () => passkeys.signInOptions());
+
+  app.post('/console/api/sign-in/passkey', async (request, reply) => {
+    const body = passkeyBody.safeParse(request.body ?? {});
+    if (!body.success)
+      return sendError(reply, 'INVALID_PARAMETER', 'send {"response"} from the authenticator');
+    const result = await passkeys.signIn(body.data.response, request.ip, originOf(request));
+    if (!result.ok) {
+      await audit({
+        actorKind: 'anonymous',
+        actorId: undefined,
+        action: 'sign_in',
+        target: undefined,
+        outcome: 'refused',
+        ip: request.ip,
+        detail: { method: 'passkey', reason: result.reason },
+      });
+      return result.reason === 'rate_limited'
+        ? sendError(reply, 'RATE_LIMITED', 'too many failed sign-ins; wait 15 minutes')
+        : sendError(reply, 'UNAUTHORIZED', 'the passkey was not accepted');
+    }
+    return startAnalystSession(request, reply, result.value, 'passkey');
+  });
+
+  app.get('/console/api/passkeys', async (request, reply) => {
+    const principal = await requireAnalyst(request, reply);
+    if (principal === undefined) return reply;
+    const list = await passkeys.list(principal.analyst.analystId);
     return {
-      analyst: { name: result.analyst.name, role: result.analyst.role },
-      csrfToken: session.csrfToken,
-      expiresAt: toIso(session.expiresAtMs),
+      passkeys: list.map((p) => ({
+        credentialId: p.credentialId,
+        name: p.name,
+        createdAt: toIso(p.createdAtMs),
+        ...(p.lastUsedAtMs === undefined ? {} : { lastUsedAt: toIso(p.lastUsedAtMs) }),
+      })),
     };
+  });
+
+  app.post('/console/api/passkeys/options', async (request, reply) => {
+    const principal = await requireAnalyst(request, reply);
+    if (principal === undefined) return reply;
+    return passkeys.registrationOptions(principal.analyst);
+  });
+
+  app.post('/console/api/passkeys', async (request, reply) => {
+    const principal = await requireAnalyst(request, reply);
+    if (principal === undefined) return reply;
+    const body = passkeyBody
+      .extend({ name: z.string().max(passkeyNameCharsMax).default('passkey') })
+      .safeParse(request.body ?? {});
+    if (!body.success) {
+      return sendError(reply, 'INVALID_PARAMETER', 'send {"response", "name"?} (name: up to 64 characters)');
+    }
+    const added = await passkeys.register(
+      principal.analyst,
+      body.data.response,
+      body.data.name,
+      originOf(request),
+    );
+    if (!added.ok) return sendError(reply, 'INVALID_PARAMETER', added.reason, 'response');
+    return reply.code(201).send({
+      credentialId: added.value.credentialId,
+      name: added.value.name,
+      createdAt: toIso(added.value.createdAtMs),
+    });
   });
 
   app.get('/console/api/session', async (request, reply) => {

@@ -1,7 +1,7 @@
-import { hash } from 'node:crypto';
 import { compromisedRequestSchema } from '@bulwark/contracts';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
+import { reportCompromised } from '../../accounts/report-compromised.ts';
 import { timelinePageSizeMax } from '../../accounts/service.ts';
 import type { AppDeps } from '../app.ts';
 import { sendError } from '../app.ts';
@@ -64,37 +64,18 @@ export function registerAccountRoutes(app: FastifyInstance, deps: AppDeps): void
         'Idempotency-Key',
       );
     }
-    const accountId = params.data.accountId;
-    // The report goes through the same pipeline as every event, so the log records it. With an
-    // Idempotency-Key the event id is derived from the account and the key, so a retry is known.
-    const eventId =
-      typeof idempotencyKey === 'string'
-        ? `bulwark:compromised:${hash('sha256', `${accountId}\u0000${idempotencyKey}`, 'base64url')}`
-        : deps.ids.next('bulwark_compromised', `${accountId}\u0000${request.id}`);
-    const event = {
-      id: eventId,
-      type: 'account.compromised',
-      at: new Date(deps.clock.now()).toISOString(),
-      accountId,
+    // The same pipeline as every event (so the log records it); with an Idempotency-Key a retry
+    // answers the first report's case.
+    const reported = await reportCompromised(deps, {
+      accountId: params.data.accountId,
       reportedBy: body.data.reportedBy,
       ...(body.data.since === undefined ? {} : { since: body.data.since }),
-    };
-    const [answer] = await deps.ingest.ingest([event]);
-    if (answer === undefined) throw new Error('every event gets an answer');
-    let decision = answer.ok ? answer.decision : undefined;
-    // A retry with the same Idempotency-Key carries a new `at`: answer the case the first one got.
-    if (!answer.ok && answer.error.error.code === 'EVENT_ID_CONFLICT' && typeof idempotencyKey === 'string') {
-      decision = await deps.ingest.storedDecision(eventId);
-    }
-    if (decision === undefined) {
-      const { code, message, field } = answer.ok
-        ? { code: 'INTERNAL_ERROR' as const, message: 'no decision', field: undefined }
-        : answer.error.error;
-      return sendError(reply, code, message, field);
-    }
-    const caseId = decision.caseId;
-    const view = caseId === undefined ? undefined : await deps.cases.view(caseId);
-    if (view === undefined) throw new Error('a compromised report always opens or joins a case');
+      ...(typeof idempotencyKey === 'string' ? { idempotencyKey } : {}),
+      basis: request.id,
+    });
+    if (!reported.ok)
+      return sendError(reply, reported.error.code, reported.error.message, reported.error.field);
+    const view = reported.view;
     return view;
   });
 

@@ -49,7 +49,7 @@ export function answer<T>(reply: FastifyReply, result: VerifyResult<T>): T | Fas
 export function registerChallengeRoutes(app: FastifyInstance, verification: VerificationService): void {
   app.register((scope, _options, done) => {
     scope.addHook('preHandler', async (request, reply) => {
-      const allowed = verification.allowIp(request.ip);
+      const allowed = await verification.allowIp(request.ip);
       if (!allowed.ok) return sendError(reply, allowed.error.code, allowed.error.message);
       return undefined;
     });

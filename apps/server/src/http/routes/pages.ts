@@ -63,7 +63,7 @@ export function registerPageRoutes(
       },
     );
     scope.addHook('preHandler', async (request, reply) => {
-      const allowed = verification.allowIp(request.ip);
+      const allowed = await verification.allowIp(request.ip);
       if (!allowed.ok) return sendError(reply, allowed.error.code, allowed.error.message);
       return undefined;
     });

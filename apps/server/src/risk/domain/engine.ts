@@ -151,6 +151,27 @@ function assessOrder(
   return assessed;
 }
 
+/**
+ * A cancellation must stick when it is about fraud (the store's or a reviewer's) or when a held
+ * order's review ran out of time: it opens a case whose playbook voids or refunds the payment,
+ * stops the shipment and deactivates codes. An account already in containment joins its case
+ * (that run's sweep covers the order). Other cancellations are the store's business.
+ */
+function assessOrderCancelled(
+  event: Extract<BulwarkEvent, { type: 'order.cancelled' }>,
+  account: AccountState | undefined,
+): Assessment {
+  const score = account?.risk ?? 0;
+  if (event.by !== 'fraud' && event.reason !== 'review_timeout')
+    return { outcome: 'allow', score, reasons: [] };
+  return {
+    outcome: 'allow',
+    score,
+    reasons: [reason('containment_opened', event.reason ?? 'cancelled_for_fraud')],
+    caseAction: account?.openCaseId === undefined ? 'open' : 'join',
+  };
+}
+
 /** Decides one event from what is known before it. Pure: no I/O, no clock but `atMs`. */
 export function assess(event: BulwarkEvent, view: RiskView, atMs: number): Assessment {
   const account = view.account;
@@ -188,9 +209,10 @@ export function assess(event: BulwarkEvent, view: RiskView, atMs: number): Asses
         if (assessed.outcome === 'challenge') assessed.challengeMethods = challengeMethodsFor(account);
         return assessed;
       }
+    case 'order.cancelled':
+      return assessOrderCancelled(event, account);
     case 'account.created':
     case 'challenge.completed':
-    case 'order.cancelled':
       return { outcome: 'allow', score: account?.risk ?? 0, reasons: [] };
   }
 }

@@ -293,7 +293,13 @@ export function evolveAccount(
   state.firstSeenAt = Math.min(state.firstSeenAt, atMs);
   state.lastSeenAt = Math.max(state.lastSeenAt, atMs);
   state.risk = decision.score;
-  if (decision.caseId !== undefined) state.openCaseId = decision.caseId;
+  // A case puts the account in containment — except a review that timed out: nobody found
+  // fraud, the held order is only cancelled (its own case), and the account carries on.
+  if (
+    decision.caseId !== undefined &&
+    !(event.type === 'order.cancelled' && event.reason === 'review_timeout')
+  )
+    state.openCaseId = decision.caseId;
 
   switch (event.type) {
     case 'account.created':

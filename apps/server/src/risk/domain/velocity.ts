@@ -86,6 +86,11 @@ export class WindowSeries {
     return { count: to - from, sum, exact: this.#isExactFrom(nowMs - windowMs) };
   }
 
+  /** Number of entries with `nowMs - windowMs < t <= nowMs` (`stats(…).count` without the sum). */
+  count(nowMs: number, windowMs: number): number {
+    return upperBound(this.#times, nowMs) - upperBound(this.#times, nowMs - windowMs);
+  }
+
   /** Number of distinct labels among entries in the window (unlabelled entries are not counted). */
   distinct(nowMs: number, windowMs: number): { count: number; exact: boolean } {
     const from = upperBound(this.#times, nowMs - windowMs);

@@ -14,6 +14,7 @@ import { seededRandom } from '../../core/random.ts';
 import { dayMs, hourMs, minuteMs, toIso } from '../../core/time.ts';
 import type { Storage } from '../../storage/ports.ts';
 import { passEventTime } from '../event-time.ts';
+import { appendOwnerReport } from '../owner-report.ts';
 
 /**
  * Deterministic fault simulation, in the spirit of TigerBeetle's simulator: many incidents run
@@ -30,6 +31,10 @@ export interface FaultSimulationOptions {
   readonly ordersPerIncident: number;
   /** Probability that the process dies between a step's invocation and its commit. */
   readonly crashRate?: number;
+  /** Incidents in flight at once, interleaved on event time (1: one after another). */
+  readonly concurrency?: number;
+  /** Event-time granularity for large runs (see `passEventTime`); 0 keeps due times exact. */
+  readonly quantumMs?: number;
   /** Told of progress after each incident. */
   readonly onIncident?: (done: number, stats: FaultSimulationStats) => void;
 }
@@ -89,13 +94,6 @@ export async function runFaultSimulation(
     violations: [],
     maxEffectsPerAction: 0,
   };
-  // Most cards refund at once; some refunds pend for a day; a few pend and then fail (a closed
-  // card), which no retry can mend: those runs must end escalated to a person, not stuck.
-  const scenarios: CardScenario[] = [
-    ...Array<CardScenario>(16).fill('ok'),
-    ...Array<CardScenario>(3).fill('refunds_settle_later'),
-    'refunds_fail_later',
-  ];
   const scenarioOf = new Map<string, CardScenario>();
   const world = new SandboxWorld({
     db,
@@ -234,105 +232,163 @@ export async function runFaultSimulation(
         await drain();
       },
       untilMs,
+      options.quantumMs ?? 0,
     );
 
-  for (let incident = 0; incident < options.incidents; incident += 1) {
-    const accountId = `sim-${String(options.seed)}-${String(incident)}`;
-    await world.store.createAccount({ accountId, email: `${accountId}@example.jp` });
-    await world.store.signIn({ accountId, sessionId: `${accountId}-attacker` });
-    // The attacker's orders, a minute or so apart: gift cards, digital goods and parcels.
-    for (let i = 0; i < options.ordersPerIncident; i += 1) {
-      const orderId = `${accountId}-o${String(i)}`;
-      scenarioOf.set(orderId, scenarios[Math.floor(random() * scenarios.length)] ?? 'ok');
-      const roll = random();
-      const category = roll < 0.6 ? 'gift_card' : roll < 0.75 ? 'digital' : 'physical';
-      const value = category === 'physical' ? 8000 + Math.floor(random() * 20) * 500 : 5000;
-      const event = {
-        id: `${orderId}-placed`,
-        type: 'order.placed',
-        at: toIso(clock.now()),
-        accountId,
-        context: { ip: '198.51.100.9', userAgent: 'sim' },
-        orderId,
-        amount: { value, currency: 'JPY' },
-        items: [{ category, quantity: 1, unitPrice: { value, currency: 'JPY' } }],
-        payment: { method: 'card', cardFingerprint: `${accountId}-card` },
-      } as BulwarkEvent;
-      await world.onDecided(event, {
-        eventId: event.id,
-        accountId,
-        decision: 'allow',
-        score: 0,
-        reasons: [],
-      });
-      if (random() < 0.7) await world.store.archiveOrder(orderId);
-      await passTime(clock.now() + Math.floor(random() * 2 * minuteMs));
-      stats.orders += 1;
+  const concurrency = Math.max(1, options.concurrency ?? 1);
+  for (let first = 0; first < options.incidents; first += concurrency) {
+    const count = Math.min(concurrency, options.incidents - first);
+    // The wave's incidents, drawn one after another from the seed, then played interleaved on
+    // event time: their orders, reports and runs overlap as they would in a busy store.
+    const plans: IncidentPlan[] = [];
+    const waveStart = clock.now();
+    for (let k = 0; k < count; k += 1) {
+      plans.push(planIncident(random, options, first + k, waveStart, concurrency > 1));
     }
-    // Time passes before anyone notices: some codes deliver and are captured, parcels may ship.
-    await passTime(clock.now() + Math.floor(random() * 8 * hourMs));
-    const caseId = `case-${accountId}`;
-    const now = clock.now();
-    decidedAt.set(caseId, now);
-    const eventId = `${accountId}-report`;
-    await storage.events.append(
-      [
-        {
-          eventId,
-          accountId,
-          type: 'account.compromised',
-          atMs: now,
-          receivedAtMs: now,
-          decidedAtMs: now,
-          contentHash: eventId,
-          event: {
-            id: eventId,
-            type: 'account.compromised',
-            at: toIso(now),
-            accountId,
-            reportedBy: 'owner',
-          },
-          decision: {
-            eventId,
-            accountId,
-            decision: 'allow',
-            score: 100,
-            reasons: [{ code: 'containment_opened' }],
-            caseId,
-          },
-          policyVersion: 'fault-simulation',
-        },
-      ],
-      [
-        {
-          caseId,
-          accountId,
-          status: 'open',
-          reportedBy: 'owner',
-          openedAtMs: now,
-          sinceMs: now - dayMs,
-          openedByEventId: eventId,
-          run: { playbook: 'ato-lockdown' },
-        },
-      ],
-    );
-    // Run until the case is terminal (L1): a week at most.
-    const deadline = now + 7 * dayMs;
-    const run = await storage.containment.runForCase(caseId);
-    if (run === undefined) violated(`no run for ${caseId}`);
+    const actions: WaveAction[] = plans.flatMap((plan) => [
+      { atMs: plan.startMs, plan, order: undefined },
+      ...plan.orders.map((order) => ({ atMs: order.atMs, plan, order })),
+      { atMs: plan.reportAtMs, plan, order: null },
+    ]);
+    actions.sort((a, b) => a.atMs - b.atMs);
+    for (const action of actions) {
+      await passTime(Math.max(clock.now(), action.atMs));
+      const { plan, order } = action;
+      if (order === undefined) {
+        await world.store.createAccount({ accountId: plan.accountId, email: `${plan.accountId}@example.jp` });
+        await world.store.signIn({ accountId: plan.accountId, sessionId: `${plan.accountId}-attacker` });
+      } else if (order === null) {
+        await report(plan);
+      } else {
+        await placeOrder(plan, order);
+        stats.orders += 1;
+      }
+    }
+    // Run until every case of the wave is terminal (L1): a week at most after its report.
+    const deadline = Math.max(...plans.map((p) => p.reportAtMs)) + 7 * dayMs;
     for (;;) {
       await passTime(clock.now());
-      const current = await storage.containment.runForCase(caseId);
-      if (current?.status !== 'running') break;
-      if (clock.now() >= deadline) violated(`L1 broken: ${caseId} still running after 7 days`);
+      if ((await storage.containment.unfinishedCount()) === 0) break;
+      if (clock.now() >= deadline) {
+        const running: string[] = [];
+        for (const plan of plans) {
+          const run = await storage.containment.runForCase(plan.caseId);
+          if (run?.status === 'running') running.push(plan.caseId);
+        }
+        violated(`L1 broken: ${running.join(', ')} still running 7 days after the report`);
+      }
       const next = await storage.containment.nextDueAtMs();
       await passTime(Math.min(deadline, Math.max(next ?? deadline, clock.now() + 1)));
     }
-    await checkCase(storage, world, caseId, now, sink, stats, violated);
-    stats.incidents += 1;
-    options.onIncident?.(stats.incidents, stats);
+    for (const plan of plans) {
+      // The decision is when the report was handled: event time may have run past its plan.
+      const decided = decidedAt.get(plan.caseId) ?? plan.reportAtMs;
+      await checkCase(storage, world, plan.caseId, decided, sink, stats, violated);
+      stats.incidents += 1;
+      options.onIncident?.(stats.incidents, stats);
+    }
   }
   return stats;
+
+  async function placeOrder(plan: IncidentPlan, order: PlannedOrder): Promise<void> {
+    scenarioOf.set(order.orderId, order.scenario);
+    const event = {
+      id: `${order.orderId}-placed`,
+      type: 'order.placed',
+      at: toIso(clock.now()),
+      accountId: plan.accountId,
+      context: { ip: '198.51.100.9', userAgent: 'sim' },
+      orderId: order.orderId,
+      amount: { value: order.value, currency: 'JPY' },
+      items: [{ category: order.category, quantity: 1, unitPrice: { value: order.value, currency: 'JPY' } }],
+      payment: { method: 'card', cardFingerprint: `${plan.accountId}-card` },
+    } as BulwarkEvent;
+    await world.onDecided(event, {
+      eventId: event.id,
+      accountId: plan.accountId,
+      decision: 'allow',
+      score: 0,
+      reasons: [],
+    });
+    if (order.archive) await world.store.archiveOrder(order.orderId);
+  }
+
+  /** The owner reports the takeover: the deciding event, the case and its run, in one commit. */
+  async function report(plan: IncidentPlan): Promise<void> {
+    const { accountId, caseId } = plan;
+    const now = clock.now();
+    decidedAt.set(caseId, now);
+    await appendOwnerReport(storage, {
+      accountId,
+      caseId,
+      eventId: `${accountId}-report`,
+      atMs: now,
+      sinceMs: now - dayMs,
+      policyVersion: 'fault-simulation',
+    });
+    if ((await storage.containment.runForCase(caseId)) === undefined) violated(`no run for ${caseId}`);
+  }
+}
+
+interface PlannedOrder {
+  readonly orderId: string;
+  readonly atMs: number;
+  readonly scenario: CardScenario;
+  readonly category: 'gift_card' | 'digital' | 'physical';
+  readonly value: number;
+  readonly archive: boolean;
+}
+
+interface IncidentPlan {
+  readonly accountId: string;
+  readonly caseId: string;
+  readonly startMs: number;
+  readonly orders: readonly PlannedOrder[];
+  readonly reportAtMs: number;
+}
+
+/** `order` undefined: the attacker signs in; null: the owner reports; else the order is placed. */
+interface WaveAction {
+  readonly atMs: number;
+  readonly plan: IncidentPlan;
+  readonly order: PlannedOrder | undefined | null;
+}
+
+// Most cards refund at once; some refunds pend for a day; a few pend and then fail (a closed card),
+// which no retry can mend: those runs must end escalated to a person, not stuck.
+const scenarios: readonly CardScenario[] = [
+  ...Array<CardScenario>(16).fill('ok'),
+  ...Array<CardScenario>(3).fill('refunds_settle_later'),
+  'refunds_fail_later',
+];
+
+/**
+ * One incident drawn from the seed: the attacker signs in, places orders a minute or so apart
+ * (gift cards, digital goods and parcels, most of them archived), and some hours pass before the
+ * owner notices — long enough for codes to deliver and parcels to ship.
+ */
+function planIncident(
+  random: () => number,
+  options: FaultSimulationOptions,
+  incident: number,
+  waveStartMs: number,
+  staggered: boolean,
+): IncidentPlan {
+  const accountId = `sim-${String(options.seed)}-${String(incident)}`;
+  const startMs = waveStartMs + (staggered ? Math.floor(random() * hourMs) : 0);
+  const orders: PlannedOrder[] = [];
+  let atMs = startMs;
+  for (let i = 0; i < options.ordersPerIncident; i += 1) {
+    const scenario = scenarios[Math.floor(random() * scenarios.length)] ?? 'ok';
+    const roll = random();
+    const category = roll < 0.6 ? 'gift_card' : roll < 0.75 ? 'digital' : 'physical';
+    const value = category === 'physical' ? 8000 + Math.floor(random() * 20) * 500 : 5000;
+    const archive = random() < 0.7;
+    orders.push({ orderId: `${accountId}-o${String(i)}`, atMs, scenario, category, value, archive });
+    atMs += Math.floor(random() * 2 * minuteMs);
+  }
+  const reportAtMs = atMs + Math.floor(random() * 8 * hourMs);
+  return { accountId, caseId: `case-${accountId}`, startMs, orders, reportAtMs };
 }
 
 /** After a run ends: L2 from the providers' books for a completed run, one message (S5), no late shipment (S2). */
@@ -350,7 +406,7 @@ async function checkCase(
   const steps: StepRecord[] = await storage.containment.steps(run.runId);
   if (run.status === 'completed') stats.runsCompleted += 1;
   else stats.runsEscalated += 1;
-  const orders = (await world.store.allOrders()).filter((o) => o.accountId === run.accountId);
+  const orders = await world.store.allOrders(run.accountId);
   for (const order of orders) {
     if (order.paymentId !== undefined) {
       const p = await world.payments.inspect(order.paymentId);
@@ -372,7 +428,9 @@ async function checkCase(
         (e) => (e.type === 'picked_up' || e.type === 'digital_delivered') && e.atMs > decidedAtMs,
       );
       if (late !== undefined)
-        violated(`S2 broken: ${order.orderId} ${late.type} at ${toIso(late.atMs)} after the decision`);
+        violated(
+          `S2 broken: ${order.orderId} ${late.type} at ${toIso(late.atMs)} after the decision at ${toIso(decidedAtMs)}`,
+        );
     }
   }
   const messages = sink.messages().filter((m) => m.to === `${run.accountId}@example.jp`);

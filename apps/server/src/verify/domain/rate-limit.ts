@@ -25,6 +25,16 @@ export class FixedWindowLimiter {
     this.#windows = new LruMap(policy.keysMax);
   }
 
+  /** Answers whether a hit for `key` at `nowMs` would be within the limit, counting nothing. */
+  peek(key: string, nowMs: number): RateDecision {
+    const { limit, windowMs } = this.#policy;
+    const current = this.#windows.get(key);
+    if (current === undefined || nowMs - current.startMs >= windowMs)
+      return { allowed: true, remaining: limit };
+    if (current.count >= limit) return { allowed: false, retryAfterMs: current.startMs + windowMs - nowMs };
+    return { allowed: true, remaining: limit - current.count };
+  }
+
   /** Counts one hit for `key` at `nowMs`; answers whether it is within the limit. */
   take(key: string, nowMs: number): RateDecision {
     const { limit, windowMs } = this.#policy;

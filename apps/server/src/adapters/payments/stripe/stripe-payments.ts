@@ -339,12 +339,23 @@ export function stripePayments(options: StripePaymentsOptions): PaymentsPort {
       limit: number;
       ending_before?: string;
       starting_after?: string;
+      created?: { gte?: number; lt?: number };
     }) => Promise<ListPage<S>>,
     map: (item: S) => T,
   ): Promise<ProviderResult<FeedPage<T>>> {
     const limit = Math.min(Math.max(1, query.limit), pageLimitMax);
+    // Stripe's `created` is in whole seconds: s ≥ ⌈from/1000⌉ ⇔ s·1000 ≥ from, and the same for `lt`.
+    const created =
+      query.createdFromMs === undefined && query.createdBeforeMs === undefined
+        ? {}
+        : {
+            created: {
+              ...(query.createdFromMs === undefined ? {} : { gte: Math.ceil(query.createdFromMs / 1000) }),
+              ...(query.createdBeforeMs === undefined ? {} : { lt: Math.ceil(query.createdBeforeMs / 1000) }),
+            },
+          };
     if (query.cursor !== undefined) {
-      const page = await attempt(() => list({ limit, ending_before: query.cursor }));
+      const page = await attempt(() => list({ limit, ending_before: query.cursor, ...created }));
       if (!page.ok) return page;
       const items = [...page.value.data].reverse();
       return providerOk({
@@ -366,7 +377,7 @@ export function stripePayments(options: StripePaymentsOptions): PaymentsPort {
         );
       const after = startingAfter;
       const result = await attempt(() =>
-        list({ limit: pageLimitMax, ...(after === undefined ? {} : { starting_after: after }) }),
+        list({ limit: pageLimitMax, ...created, ...(after === undefined ? {} : { starting_after: after }) }),
       );
       if (!result.ok) return result;
       newestFirst.push(...result.value.data);
@@ -461,6 +472,11 @@ export function stripePayments(options: StripePaymentsOptions): PaymentsPort {
         (params) => stripe.radar.earlyFraudWarnings.list({ ...params, ...scope }),
         toWarning,
       );
+    },
+
+    async acceptDispute({ disputeId, idempotencyKey }) {
+      const dispute = await attempt(() => stripe.disputes.close(disputeId, {}, { idempotencyKey }));
+      return dispute.ok ? providerOk(toDispute(dispute.value)) : dispute;
     },
 
     verifyWebhook(rawBody, signatureHeader, receivedAtMs): WebhookResult {

@@ -528,6 +528,11 @@ export interface DisputeInput {
   readonly reason?: string | undefined;
   readonly networkReasonCode?: string | undefined;
   readonly stage?: 'inquiry' | 'chargeback' | undefined;
+  /**
+   * The cardholder disputes the captured amount without having seen a refund that already went
+   * through (it happens: the credit takes days to appear). Only the sandbox's world sets it.
+   */
+  readonly despiteRefund?: boolean | undefined;
 }
 
 /** The issuer opens a dispute: an inquiry first, or straight to a chargeback. */
@@ -540,7 +545,7 @@ export function openDispute(
     return refuse('conflict', 'charge_not_captured', 'only a captured charge can be disputed');
   if (isDisputed(p))
     return refuse('conflict', 'charge_already_disputed', 'the charge already has an open dispute');
-  const amountMinor = refundableOf(p);
+  const amountMinor = input.despiteRefund === true ? p.capturedMinor : refundableOf(p);
   if (amountMinor === 0) return refuse('conflict', 'charge_already_refunded', 'nothing left to dispute');
   const stage = input.stage ?? 'chargeback';
   const dispute: SandboxDispute = {
@@ -615,6 +620,39 @@ export function resolveDispute(
     );
   rec.event('charge.dispute.closed', { kind: 'dispute', dispute: viewDispute(after, resolved) }, ctx.nowMs);
   return { ok: true, payment: after, value: viewDispute(after, resolved), effects: rec.effects() };
+}
+
+/**
+ * The merchant accepts a chargeback (Stripe: close): no evidence, the dispute is lost and the
+ * withdrawn money stays with the cardholder. An inquiry is answered by a refund, not accepted.
+ */
+export function acceptDispute(
+  p: SandboxPayment,
+  disputeId: string,
+  ctx: MachineContext,
+): Transition<Dispute> {
+  const d = p.disputes.find((x) => x.disputeId === disputeId);
+  if (d === undefined) return refuse('not_found', 'resource_missing', `no dispute ${disputeId}`);
+  if (d.status === 'lost')
+    return { ok: true, payment: p, value: viewDispute(p, d), effects: { ledger: [], events: [] } };
+  if (d.stage === 'inquiry')
+    return refuse(
+      'conflict',
+      'dispute_is_inquiry',
+      'an inquiry cannot be accepted: refund the charge to answer it',
+    );
+  if (d.status === 'won' || d.status === 'warning_closed')
+    return refuse('conflict', 'dispute_already_closed', `dispute ${disputeId} is ${d.status}`);
+  const lost: SandboxDispute = { ...d, status: 'lost', escalateAtMs: undefined };
+  const rec = new Recorder(ctx, p);
+  const after = finish(
+    p,
+    { ...p, disputes: p.disputes.map((x) => (x.disputeId === disputeId ? lost : x)) },
+    rec,
+    ctx.nowMs,
+  );
+  rec.event('charge.dispute.closed', { kind: 'dispute', dispute: viewDispute(after, lost) }, ctx.nowMs);
+  return { ok: true, payment: after, value: viewDispute(after, lost), effects: rec.effects() };
 }
 
 export function raiseWarning(

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Money } from '@bulwark/contracts';
-import type { Kysely, Transaction } from 'kysely';
+import { sql, type Kysely, type Transaction } from 'kysely';
 import type {
   BalanceTransaction,
   Dispute,
@@ -99,6 +99,8 @@ export interface SandboxPayments extends PaymentsPort {
     readonly reason?: string;
     readonly networkReasonCode?: string;
     readonly stage?: 'inquiry' | 'chargeback';
+    /** The cardholder disputes although the charge was refunded (they had not seen the credit). */
+    readonly despiteRefund?: boolean;
   }): Promise<ProviderResult<Dispute>>;
   resolveDispute(disputeId: string, outcome: 'won' | 'lost'): Promise<ProviderResult<Dispute>>;
   raiseEarlyFraudWarning(request: {
@@ -389,6 +391,11 @@ export function sandboxPayments(options: SandboxPaymentsOptions): SandboxPayment
       .orderBy('seq', 'asc')
       .limit(limit + 1);
     if (query.paymentId !== undefined) select = select.where('payment_id', '=', query.paymentId);
+    // Time bounds filter these small feeds; their order stays creation order (`seq`).
+    if (query.createdFromMs !== undefined)
+      select = select.where('created_at', '>=', new Date(query.createdFromMs));
+    if (query.createdBeforeMs !== undefined)
+      select = select.where('created_at', '<', new Date(query.createdBeforeMs));
     const rows = await select.execute();
     const page = rows.slice(0, limit);
     const payments = new Map<string, machine.SandboxPayment>();
@@ -510,23 +517,35 @@ export function sandboxPayments(options: SandboxPaymentsOptions): SandboxPayment
         async (): Promise<ProviderResult<FeedPage<BalanceTransaction>>> => {
           await runDue();
           const limit = Math.min(Math.max(1, query.limit), listLimitMax);
-          let afterSeq = 0;
+          let after: { seq: number; createdAt: Date } | undefined;
           if (query.cursor !== undefined) {
             const row = await db
               .selectFrom('sandbox_payment_ledger')
-              .select('seq')
+              .select(['seq', 'created_at'])
               .where('transaction_id', '=', query.cursor)
               .executeTakeFirst();
             if (row === undefined) return notFound(`cursor ${query.cursor}`);
-            afterSeq = Number(row.seq);
+            after = { seq: Number(row.seq), createdAt: row.created_at };
           }
-          const rows = await db
+          let select = db
             .selectFrom('sandbox_payment_ledger')
             .select(['transaction_id', 'entry'])
-            .where('seq', '>', afterSeq as never)
-            .orderBy('seq', 'asc')
-            .limit(limit + 1)
-            .execute();
+            .limit(limit + 1);
+          if (query.createdFromMs === undefined && query.createdBeforeMs === undefined) {
+            // The feed in append order: what an incremental reader follows.
+            select = select.where('seq', '>', (after?.seq ?? 0) as never).orderBy('seq', 'asc');
+          } else {
+            // A time slice, in creation order (index sandbox_payment_ledger_created).
+            const { createdFromMs, createdBeforeMs } = query;
+            if (createdFromMs !== undefined)
+              select = select.where('created_at', '>=', new Date(createdFromMs));
+            if (createdBeforeMs !== undefined)
+              select = select.where('created_at', '<', new Date(createdBeforeMs));
+            if (after !== undefined)
+              select = select.where(sql<boolean>`(created_at, seq) > (${after.createdAt}, ${after.seq})`);
+            select = select.orderBy('created_at', 'asc').orderBy('seq', 'asc');
+          }
+          const rows = await select.execute();
           const now = clock.now();
           const items = rows.slice(0, limit).map((row): BalanceTransaction => {
             const e = row.entry as machine.LedgerEntry;
@@ -564,6 +583,17 @@ export function sandboxPayments(options: SandboxPaymentsOptions): SandboxPayment
           return d === undefined ? undefined : machine.viewDispute(p, d);
         }),
       );
+    },
+
+    acceptDispute(command) {
+      const { disputeId, idempotencyKey } = command;
+      return faults.run('acceptDispute', async () => {
+        const paymentId = await paymentIdOf('sandbox_payment_disputes', disputeId);
+        if (paymentId === undefined) return notFound(`dispute ${disputeId}`);
+        return once('acceptDispute', idempotencyKey, { disputeId }, (trx) =>
+          transition(trx, paymentId, (p, ctx) => machine.acceptDispute(p, disputeId, ctx)),
+        );
+      });
     },
 
     listEarlyFraudWarnings(query) {
@@ -616,6 +646,7 @@ export function sandboxPayments(options: SandboxPaymentsOptions): SandboxPayment
               reason: request.reason,
               networkReasonCode: request.networkReasonCode,
               stage: request.stage,
+              despiteRefund: request.despiteRefund,
             },
             ctx,
           ),

@@ -202,6 +202,54 @@ export class StoreSandbox {
     return ok(input.sessionId);
   }
 
+  /**
+   * Sign-ins after Bulwark let them through, in order: the same as `createAccount` then `signIn`
+   * for each, in three statements however many there are (the store follower's hot path). A
+   * session of a locked account, or one that must reset its password, is not opened.
+   */
+  async signInAll(inputs: readonly { accountId: string; sessionId: string }[]): Promise<void> {
+    if (inputs.length === 0) return;
+    const now = this.#now();
+    const accountIds = [...new Set(inputs.map((input) => input.accountId))];
+    await this.#db
+      .insertInto('sandbox_store_accounts')
+      .values(
+        accountIds.map((accountId) => ({
+          account_id: accountId,
+          email: null,
+          phone: null,
+          locked: false,
+          password_reset_required: false,
+          created_at: now,
+          updated_at: now,
+        })),
+      )
+      .onConflict((oc) => oc.column('account_id').doNothing())
+      .execute();
+    const refused = await this.#db
+      .selectFrom('sandbox_store_accounts')
+      .select('account_id')
+      .where('account_id', 'in', accountIds)
+      .where((eb) => eb.or([eb('locked', '=', true), eb('password_reset_required', '=', true)]))
+      .execute();
+    const closed = new Set(refused.map((row) => row.account_id));
+    const opened = inputs.filter((input) => !closed.has(input.accountId));
+    if (opened.length === 0) return;
+    // The first of two sign-ins with one session id wins, as it does one at a time.
+    await this.#db
+      .insertInto('sandbox_store_sessions')
+      .values(
+        opened.map((input) => ({
+          session_id: input.sessionId,
+          account_id: input.accountId,
+          issued_at: now,
+          revoked_at: null,
+        })),
+      )
+      .onConflict((oc) => oc.column('session_id').doNothing())
+      .execute();
+  }
+
   async isSessionActive(sessionId: string): Promise<boolean> {
     const row = await this.#db
       .selectFrom('sandbox_store_sessions')
@@ -315,14 +363,14 @@ export class StoreSandbox {
     return rows.map((r) => r.code);
   }
 
-  /** Every order of the store, archived ones included (the simulation's report reads them). */
-  async allOrders(): Promise<StoreOrderView[]> {
-    const rows = await this.#db
-      .selectFrom('sandbox_store_orders')
-      .selectAll()
-      .orderBy('placed_at')
-      .orderBy('order_id')
-      .execute();
+  /**
+   * Every order of the store — or of one account — archived ones included (the simulation's
+   * report and checks read them).
+   */
+  async allOrders(accountId?: string): Promise<StoreOrderView[]> {
+    let query = this.#db.selectFrom('sandbox_store_orders').selectAll();
+    if (accountId !== undefined) query = query.where('account_id', '=', accountId);
+    const rows = await query.orderBy('placed_at').orderBy('order_id').execute();
     return rows.map(orderView);
   }
 

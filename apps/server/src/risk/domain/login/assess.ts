@@ -146,17 +146,24 @@ function sourceFinding(
     spraying: boolean,
   ): SourceFinding => {
     const windowed = series(key);
-    const failures = windowed.stats(atMs, s.windowMs).count + extra.failures;
-    const newAccount =
-      extra.account !== undefined && !windowed.hasLabel(atMs, s.windowMs, extra.account) ? 1 : 0;
-    const accounts = windowed.distinct(atMs, s.windowMs).count + newAccount;
-    if (failures >= failuresMin && accounts >= accountsMin) {
-      return {
-        code: 'stuffing_source',
-        detail: `${label}: ${String(failures)} failures, ${String(accounts)} accounts`,
-      };
+    const failures = windowed.count(atMs, s.windowMs) + extra.failures;
+    // Distinct accounts are only counted when the failures alone reach the bar (most sources
+    // have few failures; a busy AS's series holds thousands of labelled entries).
+    if (failures >= failuresMin) {
+      const newAccount =
+        extra.account !== undefined && !windowed.hasLabel(atMs, s.windowMs, extra.account) ? 1 : 0;
+      const accounts = windowed.distinct(atMs, s.windowMs).count + newAccount;
+      if (accounts >= accountsMin) {
+        return {
+          code: 'stuffing_source',
+          detail: `${label}: ${String(failures)} failures, ${String(accounts)} accounts`,
+        };
+      }
     }
     if (!spraying) return undefined;
+    // There are never more distinct accounts than entries (plus this one): fewer cannot reach the bar.
+    const sprayBound = windowed.count(atMs, s.sprayWindowMs) + (extra.account === undefined ? 0 : 1);
+    if (sprayBound < s.sprayAccountsMin) return undefined;
     const sprayNew =
       extra.account !== undefined && !windowed.hasLabel(atMs, s.sprayWindowMs, extra.account) ? 1 : 0;
     const sprayed = windowed.distinct(atMs, s.sprayWindowMs).count + sprayNew;

@@ -1,0 +1,46 @@
+/**
+ * The event stream between API nodes and workers (docs/scaling.md): events are partitioned by a
+ * hash of the account id, so one account's events keep their order and are handled by one
+ * consumer at a time. Delivery is at least once: a handler must be idempotent by `eventId`
+ * (ingest already answers a repeated event id from the log).
+ */
+export interface StreamEvent {
+  readonly eventId: string;
+  readonly accountId: string;
+  readonly body: unknown;
+}
+
+export interface Delivery {
+  readonly partition: number;
+  /** 1 on the first delivery, more after a crash or a failed attempt. */
+  readonly attempt: number;
+  /** The stream's sequence number (increasing within a partition). */
+  readonly sequence: number;
+}
+
+/** Handles one event; throwing asks for redelivery (dead letter after the configured attempts). */
+export type StreamHandler = (event: StreamEvent, delivery: Delivery) => Promise<void>;
+
+export interface StreamConsumer {
+  /** Stops after the event in hand (acknowledged if its handler finished). */
+  stop(): Promise<void>;
+}
+
+export interface EventStream {
+  readonly partitions: number;
+  /** Durably appends `event` to its account's partition; a repeated event id is stored once. */
+  publish(event: StreamEvent): Promise<{ partition: number; sequence: number; duplicate: boolean }>;
+  /** Starts the durable consumer of one partition (it resumes where the last one stopped). */
+  consume(partition: number, handler: StreamHandler): StreamConsumer;
+  close(): Promise<void>;
+}
+
+/** FNV-1a (32 bit) of the account id, modulo the partition count: stable across nodes and releases. */
+export function partitionOf(accountId: string, partitions: number): number {
+  let hash = 0x811c9dc5;
+  for (const byte of new TextEncoder().encode(accountId)) {
+    hash ^= byte;
+    hash = Math.imul(hash, 0x01000193) >>> 0;
+  }
+  return hash % partitions;
+}
