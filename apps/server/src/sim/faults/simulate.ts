@@ -101,7 +101,11 @@ export async function runFaultSimulation(
     logger: pino({ level: 'silent' }),
     webhookSecret: 'whsec_fault_simulation',
     ids: derivedIds(),
-    delay: clockDelay(clock),
+    // One incident at a time, provider latency moves event time as a wall clock would. With
+    // incidents interleaved the calls would overlap in a real system, while here they run one
+    // after another: summed on the shared clock they would age every step's SLA by the others'
+    // latencies. Then latency is counted (a fault) but does not move time.
+    delay: (options.concurrency ?? 1) > 1 ? () => Promise.resolve() : clockDelay(clock),
     seed: options.seed,
     faults: {
       payments: commandFaults(options.seed + 1),
@@ -252,6 +256,8 @@ export async function runFaultSimulation(
     ]);
     actions.sort((a, b) => a.atMs - b.atMs);
     for (const action of actions) {
+      // PGlite answers without a macrotask turn: let signals (a stop asked for) be handled.
+      await new Promise<void>((resolve) => setImmediate(resolve));
       await passTime(Math.max(clock.now(), action.atMs));
       const { plan, order } = action;
       if (order === undefined) {
@@ -267,6 +273,7 @@ export async function runFaultSimulation(
     // Run until every case of the wave is terminal (L1): a week at most after its report.
     const deadline = Math.max(...plans.map((p) => p.reportAtMs)) + 7 * dayMs;
     for (;;) {
+      await new Promise<void>((resolve) => setImmediate(resolve));
       await passTime(clock.now());
       if ((await storage.containment.unfinishedCount()) === 0) break;
       if (clock.now() >= deadline) {
