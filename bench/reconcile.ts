@@ -28,6 +28,7 @@ import { derivedIds } from '../apps/server/src/core/ids.ts';
 import { dayMs, hourMs, toIso } from '../apps/server/src/core/time.ts';
 import { Reconciler } from '../apps/server/src/reconcile/service.ts';
 import { passEventTime } from '../apps/server/src/sim/event-time.ts';
+import { appendOwnerReport } from '../apps/server/src/sim/owner-report.ts';
 import { createBenchDatabase } from './postgres.ts';
 
 const { values } = parseArgs({
@@ -135,49 +136,15 @@ async function main(): Promise<void> {
     await passEventTime(world, clock, storage.containment, () => engine.drain(), clock.now() + 30 * 60_000);
     for (let a = 0; a < containedAccounts; a += 1) {
       const accountId = `victim_${String(a)}`;
-      const eventId = `evt-report-${accountId}`;
       const now = clock.now();
-      await storage.events.append(
-        [
-          {
-            eventId,
-            accountId,
-            type: 'account.compromised',
-            atMs: now,
-            receivedAtMs: now,
-            decidedAtMs: now,
-            contentHash: eventId,
-            event: {
-              id: eventId,
-              type: 'account.compromised',
-              at: toIso(now),
-              accountId,
-              reportedBy: 'owner',
-            },
-            decision: {
-              eventId,
-              accountId,
-              decision: 'allow',
-              score: 100,
-              reasons: [{ code: 'containment_opened' }],
-              caseId: `case_${accountId}`,
-            },
-            policyVersion: 'bench',
-          },
-        ],
-        [
-          {
-            caseId: `case_${accountId}`,
-            accountId,
-            status: 'open',
-            reportedBy: 'owner',
-            openedAtMs: now,
-            sinceMs: now - dayMs,
-            openedByEventId: eventId,
-            run: { playbook: 'ato-lockdown', orderId: undefined },
-          },
-        ],
-      );
+      await appendOwnerReport(storage, {
+        accountId,
+        caseId: `case_${accountId}`,
+        eventId: `evt-report-${accountId}`,
+        atMs: now,
+        sinceMs: now - dayMs,
+        policyVersion: 'bench',
+      });
     }
     await passEventTime(world, clock, storage.containment, () => engine.drain(), clock.now() + 4 * hourMs);
 
