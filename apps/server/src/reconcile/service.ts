@@ -256,6 +256,18 @@ function settledFor(c: CaseUnderCheck, orderId: string): boolean {
   return c.steps.filter((s) => s.target === orderId).every((s) => terminalStepStates.has(s.state));
 }
 
+/** What a pass found, by finding key, with the case and run it concerns. */
+type Findings = Map<
+  string,
+  {
+    finding: Finding;
+    caseId: string | undefined;
+    accountId: string | undefined;
+    runId: string | undefined;
+    params?: Record<string, string>;
+  }
+>;
+
 /**
  * The reconciler: reads the provider's books forward from stored cursors (or from the start on a
  * full pass), matches them against Bulwark's cases, containment steps and mirrored orders, and
@@ -296,16 +308,7 @@ export class Reconciler {
       earlyFraudWarnings: 0,
       shipments: 0,
     };
-    const findings = new Map<
-      string,
-      {
-        finding: Finding;
-        caseId: string | undefined;
-        accountId: string | undefined;
-        runId: string | undefined;
-        params?: Record<string, string>;
-      }
-    >();
+    const findings: Findings = new Map();
     const lastRun = full ? undefined : previous;
 
     await this.#mirrorOrders(full);
@@ -469,19 +472,7 @@ export class Reconciler {
     if (cursor !== undefined) await store.setCursor(cursorNames.orders, cursor, clock.now());
   }
 
-  async #movements(
-    full: boolean,
-    scanned: Scanned,
-    findings: Map<
-      string,
-      {
-        finding: Finding;
-        caseId: string | undefined;
-        accountId: string | undefined;
-        runId: string | undefined;
-      }
-    >,
-  ): Promise<Set<string>> {
+  async #movements(full: boolean, scanned: Scanned, findings: Findings): Promise<Set<string>> {
     const { store, payments, clock } = this.#d;
     const touched = new Set<string>();
     const flush = async (batch: readonly BalanceTransaction[]): Promise<void> => {
@@ -622,19 +613,7 @@ export class Reconciler {
     return touched;
   }
 
-  async #disputes(
-    full: boolean,
-    scanned: Scanned,
-    findings: Map<
-      string,
-      {
-        finding: Finding;
-        caseId: string | undefined;
-        accountId: string | undefined;
-        runId: string | undefined;
-      }
-    >,
-  ): Promise<void> {
+  async #disputes(full: boolean, scanned: Scanned, findings: Findings): Promise<void> {
     const { store, payments, clock } = this.#d;
     let cursor = full ? undefined : await store.cursor(cursorNames.disputes);
     for (let page = 0; page < feedPagesMax; page += 1) {
@@ -883,20 +862,7 @@ export class Reconciler {
   }
 
   /** Every order of one case: the provider's books against our steps. */
-  async #checkCase(
-    c: CaseUnderCheck,
-    scanned: Scanned,
-    findings: Map<
-      string,
-      {
-        finding: Finding;
-        caseId: string | undefined;
-        accountId: string | undefined;
-        runId: string | undefined;
-        params?: Record<string, string>;
-      }
-    >,
-  ): Promise<void> {
+  async #checkCase(c: CaseUnderCheck, scanned: Scanned, findings: Findings): Promise<void> {
     const { store, payments, fulfilment, clock } = this.#d;
     const orders = await ordersOfCase(store, c);
     const otherRefunds = await store.warningRefunds(

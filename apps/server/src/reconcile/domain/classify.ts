@@ -1,6 +1,7 @@
 import type { Dispute, PaymentState, RefundState } from '../../connectors/domain/payments.ts';
 import type { InterceptState, ShipmentKind, ShipmentStatus } from '../../connectors/domain/fulfilment.ts';
 import type { StepName } from '../../containment/domain/model.ts';
+import { mismatchClasses } from '@bulwark/contracts';
 import { keptMinor } from './ledger.ts';
 
 /**
@@ -10,17 +11,8 @@ import { keptMinor } from './ledger.ts';
  * finding of a closed class, with the remedy: re-run a containment step under its own idempotency
  * key (repair), or hand it to a person with what they need (escalate).
  */
-export const mismatchClasses = [
-  'cancelled_but_capturable',
-  'captured_after_decision',
-  'refund_not_at_provider',
-  'provider_refund_unknown',
-  'amounts_differ',
-  'shipped_after_decision',
-  'intercept_failed',
-  'dispute_on_refunded_order',
-  'money_unmatched',
-] as const;
+// The closed list lives in the contract (the API answers it); the classifier names the same.
+export { mismatchClasses };
 export type MismatchClass = (typeof mismatchClasses)[number];
 
 export type Remedy =
