@@ -46,6 +46,12 @@ export interface StepContext {
 /** How far back a sweep looks when nobody said `since` and no suspicious sign-in is on record. */
 export const sweepLookbackMs = 30 * dayMs;
 
+/** Refund failure reasons no retry can mend (Stripe's names). */
+const permanentRefundFailures: ReadonlySet<string> = new Set([
+  'expired_or_canceled_card',
+  'lost_or_stolen_card',
+]);
+
 /** A provider error becomes a retry when trying again can help, else an escalation. */
 function failed(error: ProviderError, what: string): StepResult {
   const message = `${what}: ${error.kind}${error.providerCode === undefined ? '' : ` (${error.providerCode})`}: ${error.message}`;
@@ -197,9 +203,18 @@ async function settlePayment(ctx: StepContext): Promise<StepResult> {
       // A refund that failed moved no money: the next one needs a key of its own.
       const refunds = await ctx.ports.payments.listRefunds(paymentId);
       if (!refunds.ok) return failed(refunds.error, 'payments listRefunds');
-      const failedBefore = refunds.value.filter(
-        (r) => r.status === 'failed' || r.status === 'canceled',
-      ).length;
+      const failedRefunds = refunds.value.filter((r) => r.status === 'failed' || r.status === 'canceled');
+      // A refund the card network refused for good (the card closed, lost or stolen) fails again
+      // on every retry: a person has to pay the shopper back another way.
+      const final = failedRefunds.find((r) => permanentRefundFailures.has(r.failureReason ?? ''));
+      if (final !== undefined) {
+        return {
+          kind: 'escalate',
+          error: `refund ${final.refundId} failed at the provider (${final.failureReason ?? ''}): retrying cannot succeed; pay the shopper back another way`,
+          outcome: { provider, action: 'refund_failed', refundId: final.refundId, state: paymentView(p) },
+        };
+      }
+      const failedBefore = failedRefunds.length;
       const key =
         failedBefore === 0
           ? ctx.step.idempotencyKey
@@ -252,6 +267,20 @@ async function confirmPayment(ctx: StepContext): Promise<StepResult> {
       kind: 'done',
       outcome: { ...base, confirmed: 'refunded', confirmedMinor: p.refundedMinor, refundIds },
     };
+  }
+  if (p.status === 'captured' && p.refundPendingMinor === 0) {
+    // Money kept and no refund under way: when the card refused a refund for good, none will come.
+    const refunds = await ctx.ports.payments.listRefunds(paymentId);
+    if (!refunds.ok) return failed(refunds.error, 'payments listRefunds');
+    const final = refunds.value.find(
+      (r) => r.status === 'failed' && permanentRefundFailures.has(r.failureReason ?? ''),
+    );
+    if (final !== undefined)
+      return {
+        kind: 'escalate',
+        error: `${String(p.capturedMinor - p.refundedMinor)} ${p.currency} still captured: refund ${final.refundId} failed at the provider (${final.failureReason ?? ''}); pay the shopper back another way`,
+        outcome: { ...base, confirmed: 'refund_failed', refundId: final.refundId },
+      };
   }
   return { kind: 'await', outcome: { ...base, confirmed: 'pending' } };
 }

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { receiptOf } from '../../src/containment/domain/receipt.ts';
-import { hourMs, minuteMs } from '../../src/core/time.ts';
+import { dayMs, hourMs, minuteMs } from '../../src/core/time.ts';
 import { backends } from '../helpers/backends.ts';
 import { Harness } from './harness.ts';
 
@@ -221,6 +221,34 @@ for (const backend of backends()) {
       assert.equal(voidStep?.state, 'escalated');
       assert.match(voidStep.lastError ?? '', /not_found/);
       assert.equal((await h2.database.storage.cases.get(case2))?.status, 'escalated');
+    });
+
+    test('a refund the card refuses for good escalates at once with the reason; one refund, no retries', async () => {
+      const h = await harness();
+      h.cardScenarios.set('cc-1', 'refunds_fail_later');
+      await h.placeOrder('acct-cc', 'cc-1', [{ category: 'gift_card', value: 5000 }]);
+      await h.passTime(h.clock.now() + 11 * minuteMs);
+      const p = await paymentOf(h, 'cc-1');
+      assert.equal(p.status, 'captured');
+      const caseId = await h.openCase('acct-cc', 'order-fraud', { orderId: 'cc-1' });
+      const opened = h.clock.now();
+      await h.settleAll();
+      const refund = (await h.steps(caseId)).find((s) => s.name === 'refund-capture');
+      assert.equal(refund?.state, 'escalated');
+      assert.match(refund.lastError ?? '', /expired_or_canceled_card/);
+      // The refund pends a day and fails; the step escalates when it reads that, not at its SLA.
+      assert.ok(
+        (refund.doneAtMs ?? Infinity) - opened < 2 * dayMs,
+        'escalated within the day after the failure',
+      );
+      const refunds = await h.world.payments.listRefunds(p.paymentId);
+      assert.ok(refunds.ok);
+      assert.equal(refunds.value.length, 1, 'no second refund to a closed card');
+      // The confirmation sees the money still captured and says so, rather than waiting out its SLA.
+      const confirm = (await h.steps(caseId)).find((s) => s.name === 'confirm-payment-outcome');
+      assert.equal(confirm?.state, 'escalated');
+      assert.match(confirm.lastError ?? '', /5000 JPY still captured/);
+      assert.ok((confirm.doneAtMs ?? Infinity) - opened < 2 * dayMs);
     });
 
     test('a disputed charge is never refunded: escalated to the dispute flow', async () => {

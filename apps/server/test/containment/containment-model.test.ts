@@ -21,6 +21,7 @@ import {
 import { compileTriggers, defaultPlaybookSelector } from '../../src/containment/domain/triggers.ts';
 import type { BulwarkEvent, Decision } from '@bulwark/contracts';
 import { propertyParams } from '../helpers/fast-check.ts';
+import { hourMs } from '../../src/core/time.ts';
 
 const run: RunRecord = {
   runId: 'run-1',
@@ -145,7 +146,7 @@ describe('containment model', () => {
     );
   });
 
-  test('the step machine: terminal states stay, failures bounded by attempts, waits by the SLA, done only when told', () => {
+  test('the step machine: terminal states stay, failures bounded by attempts until the step waits, waits by the SLA, done only when told', () => {
     fc.assert(
       fc.property(
         fc.constantFrom(...names),
@@ -164,9 +165,18 @@ describe('containment model', () => {
             if (r.kind === 'done') assert.equal(next.state, 'done');
             if (next.state === 'done') assert.equal(r.kind, 'done', 'done only on a done result');
             if (r.kind === 'escalate') assert.equal(next.state, 'escalated');
-            if (r.kind === 'retry') failures += 1;
-            if (r.kind === 'retry' && step.attempts >= policy.attemptsMax)
+            // Attempts bound a step that never got anywhere; once it waits on the provider (an
+            // outcome on record) only the SLA bounds it, checked below.
+            const waiting = step.outcome !== undefined;
+            if (r.kind === 'retry' && !waiting) failures += 1;
+            if (r.kind === 'retry' && !waiting && step.attempts >= policy.attemptsMax)
               assert.equal(next.state, 'escalated');
+            if (r.kind === 'retry' && waiting)
+              assert.equal(
+                next.state === 'escalated',
+                now + Math.max(r.retryAfterMs ?? 0, backoffMs(step)) > step.deadlineAtMs,
+                'a waiting step escalates on a failure only when its next try would pass the SLA',
+              );
             if (r.kind === 'await' && now >= step.deadlineAtMs) assert.equal(next.state, 'escalated');
             if (!terminalStepStates.has(next.state)) {
               assert.ok(next.dueAtMs > now, 'the next try is in the future');
@@ -183,6 +193,28 @@ describe('containment model', () => {
       ),
       propertyParams(400),
     );
+  });
+
+  test('a step waiting on a pending refund outlives its attempt budget: a passing fault retries it, inside the SLA', () => {
+    const policy = stepPolicies['void-authorization'];
+    const fresh = newStep(
+      run,
+      { name: 'void-authorization', target: 'o-1', params: { paymentId: 'pi_1' } },
+      0,
+    );
+    const spent = claim({ ...fresh, attempts: policy.attemptsMax - 1 }, hourMs);
+    assert.equal(spent.attempts, policy.attemptsMax);
+    const fault: StepResult = { kind: 'retry', error: 'payments getPayment: unavailable' };
+    // Never got anywhere: the attempts are used up, a person looks.
+    assert.equal(settle(spent, fault, hourMs + 10).state, 'escalated');
+    // The provider took the refund and the step reads it back: the same fault waits and tries again.
+    const waiting = { ...spent, outcome: { action: 'refund_pending' } };
+    const retried = settle(waiting, fault, hourMs + 10);
+    assert.equal(retried.state, 'retrying');
+    assert.ok(retried.dueAtMs <= retried.deadlineAtMs);
+    // Past the SLA it escalates all the same.
+    const late = claim({ ...waiting, attempts: 100 }, policy.slaMs - 1);
+    assert.equal(settle(late, fault, policy.slaMs).state, 'escalated');
   });
 
   test('run status: running until every step is terminal, escalated when any is', () => {

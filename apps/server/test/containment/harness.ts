@@ -1,3 +1,4 @@
+import type { CardScenario } from '../../src/adapters/sandbox/payments/sandbox-payments.ts';
 import type { BulwarkEvent, Decision } from '@bulwark/contracts';
 import pino from 'pino';
 import { clockDelay, type FaultConfigInput } from '../../src/adapters/sandbox/faults.ts';
@@ -35,6 +36,8 @@ export class Harness {
   readonly world: SandboxWorld;
   readonly database: StorageWithDatabase;
   readonly settled: SettledStep[] = [];
+  /** How the card of an order behaves at the provider (refunds that pend, that fail): `ok` unless set. */
+  readonly cardScenarios = new Map<string, CardScenario>();
   engine: ContainmentEngine;
   /** Called between a step's invocation and its commit; throw to stand for a crash. */
   crashHook: ((claimed: ClaimedStep, result: StepResult) => void) | undefined;
@@ -56,6 +59,7 @@ export class Harness {
         ? {}
         : { interceptSuccessRate: options.interceptSuccessRate }),
       seed: options.seed ?? 1,
+      cardScenarioOf: (orderId) => this.cardScenarios.get(orderId) ?? 'ok',
     });
     this.engine = this.newEngine();
   }

@@ -158,7 +158,8 @@ export async function isFenced(
   return row !== undefined;
 }
 
-const unfinished: StepState[] = ['not_started', 'invoking', 'awaiting_confirmation', 'retrying'];
+/** Terminal states: open work is every step not in one (the partial indexes of 0012 say the same). */
+const terminal: StepState[] = ['done', 'escalated'];
 
 export class KyselyRunStore implements RunStore {
   readonly #db: Kysely<Database>;
@@ -193,7 +194,7 @@ export class KyselyRunStore implements RunStore {
       const rows = await trx
         .selectFrom('containment_steps as s')
         .selectAll('s')
-        .where('s.state', 'in', unfinished)
+        .where('s.state', 'not in', terminal)
         .where((eb) =>
           eb.or([
             eb.and([eb('s.state', '!=', 'invoking'), eb('s.due_at', '<=', now)]),
@@ -208,7 +209,7 @@ export class KyselyRunStore implements RunStore {
                 .select('o.step_key')
                 .whereRef('o.run_id', '=', 's.run_id')
                 .whereRef('o.stage', '<', 's.stage')
-                .where('o.state', 'in', unfinished),
+                .where('o.state', 'not in', terminal),
             ),
           ),
         )
@@ -325,13 +326,11 @@ export class KyselyRunStore implements RunStore {
     const { rows } = await sql<{ due: Date | null }>`
       select min(case when s.state = 'invoking' then s.lease_until else s.due_at end) as due
       from containment_steps s
-      where s.state in ('not_started', 'invoking', 'awaiting_confirmation', 'retrying')
+      where s.state not in ('done', 'escalated')
         and not exists (
           select 1 from containment_steps o
           where o.run_id = s.run_id and o.stage < s.stage
-            and o.state in ('not_started', 'invoking', 'awaiting_confirmation', 'retrying'))`.execute(
-      this.#db,
-    );
+            and o.state not in ('done', 'escalated'))`.execute(this.#db);
     const due = rows[0]?.due ?? null;
     return due === null ? undefined : new Date(due).getTime();
   }

@@ -15,6 +15,7 @@ import * as reconciliation from './migrations/0008_reconciliation.ts';
 import * as consoleMore from './migrations/0009_console_more.ts';
 import * as compactCheckpoints from './migrations/0010_compact_checkpoints.ts';
 import * as reviews from './migrations/0011_reviews.ts';
+import * as openSteps from './migrations/0012_open_steps.ts';
 
 export type DatabaseKind = 'pglite' | 'postgres';
 
@@ -54,6 +55,7 @@ const migrations: Record<string, Migration> = {
   '0009_console_more': consoleMore,
   '0010_compact_checkpoints': compactCheckpoints,
   '0011_reviews': reviews,
+  '0012_open_steps': openSteps,
 };
 
 const provider: MigrationProvider = { getMigrations: () => Promise.resolve(migrations) };

@@ -76,8 +76,9 @@ export const stepPolicies: Readonly<Record<StepName, StepPolicy>> = {
   'hold-shipment': { ...quick, slaMs: 6 * hourMs },
   'cancel-shipment': { ...quick, slaMs: 6 * hourMs },
   'request-intercept': { ...quick, slaMs: 6 * hourMs },
-  // A void step turns into a refund when the payment was captured meanwhile, and polls count as attempts.
-  'void-authorization': { ...quick, attemptsMax: 40, slaMs: 6 * hourMs },
+  // A void step turns into a refund when the payment was captured meanwhile (the store's view was
+  // stale): it then waits on the refund like refund-capture does, so it has the refund's SLA.
+  'void-authorization': { ...quick, attemptsMax: 40, slaMs: 3 * dayMs, pollIntervalMaxMs: 6 * hourMs },
   'refund-capture': {
     ...quick,
     attemptsMax: 40,
@@ -376,7 +377,11 @@ export function settle(step: StepRecord, result: StepResult, nowMs: number): Ste
     }
     case 'retry': {
       const dueAtMs = nowMs + Math.max(result.retryAfterMs ?? 0, backoffMs(step));
-      if (step.attempts >= policy.attemptsMax || dueAtMs > step.deadlineAtMs) {
+      // Attempts bound a step that never got anywhere. Once the provider acted and the step is
+      // waiting for it (an outcome is on record), its read-backs counted as attempts: a passing
+      // fault while waiting retries, and only the SLA bounds it.
+      const waiting = step.outcome !== undefined;
+      if ((!waiting && step.attempts >= policy.attemptsMax) || dueAtMs > step.deadlineAtMs) {
         return { ...base, state: 'escalated', lastError: result.error, doneAtMs: nowMs };
       }
       return { ...base, state: 'retrying', lastError: result.error, dueAtMs };
