@@ -156,7 +156,12 @@ async function main(): Promise<void> {
       orders: sandboxOrderFeed(db),
       clock,
       ids: derivedIds(),
+      onPhase: (phase, ms) => {
+        phases.set(phase, ms);
+      },
     });
+    const phases = new Map<string, number>();
+    const phaseLine = (): string => [...phases].map(([name, ms]) => `${name} ${seconds(ms)} s`).join(', ');
 
     const baselineStarted = performance.now();
     const { rows } = await sql<{
@@ -171,9 +176,12 @@ async function main(): Promise<void> {
     const cold = await reconciler.run('full');
     const coldMs = performance.now() - coldStarted;
     const coldCpu = process.cpuUsage(cpuBefore);
+    const coldPhases = phaseLine();
+    phases.clear();
     const warmStarted = performance.now();
     const warm = await reconciler.run('full');
     const warmMs = performance.now() - warmStarted;
+    const warmPhases = phaseLine();
     clock.advance(hourMs);
     // New orders after the pass: placed and changed now, as a store's feed would show them.
     await bulkLoad(db, orderCount + 1, orderCount + 1000, clock.now() - (orderCount + 1001) * 1000);
@@ -201,6 +209,7 @@ async function main(): Promise<void> {
         .loadavg()
         .map((l) => l.toFixed(1))
         .join(' / ')} — other work on this shared 2-core machine counts against the wall times.`,
+      `Phases, cold: ${coldPhases}. Warm: ${warmPhases}.`,
       `Cold full pass: ${(orderCount / (coldMs / 1000)).toFixed(0)} orders/s wall; this process used ${seconds((coldCpu.user + coldCpu.system) / 1000)} CPU-s (the rest is PostgreSQL on the same 2 cores).`,
       orderCount >= 1_000_000
         ? `Target: a full pass over 1,000,000 orders ≤ 60 s — ${coldMs <= 60_000 ? 'met' : 'NOT met'} (cold), ${warmMs <= 60_000 ? 'met' : 'NOT met'} (warm).`

@@ -44,7 +44,11 @@ export interface ReconcilerDeps {
   readonly ids: IdGenerator;
   /** Told after repairs reopened containment steps (main wakes the engine). */
   readonly onRepair?: () => void;
+  /** Told how long each phase of a pass took, in wall milliseconds (the benchmark's breakdown). */
+  readonly onPhase?: (phase: ReconcilePhase, ms: number) => void;
 }
+
+export type ReconcilePhase = 'mirror' | 'movements' | 'disputes' | 'warnings' | 'cases' | 'mismatches';
 
 /** Provider list calls answer at most this many items (Stripe's bound). */
 const providerPageMax = 100;
@@ -311,11 +315,21 @@ export class Reconciler {
     const findings: Findings = new Map();
     const lastRun = full ? undefined : previous;
 
+    let phaseStarted = performance.now();
+    const phase = (name: ReconcilePhase): void => {
+      const now = performance.now();
+      this.#d.onPhase?.(name, now - phaseStarted);
+      phaseStarted = now;
+    };
     await this.#mirrorOrders(full);
     if (full) await store.refreshStatistics();
+    phase('mirror');
     const touchedPayments = await this.#movements(full, scanned, findings);
+    phase('movements');
     await this.#disputes(full, scanned, findings);
+    phase('disputes');
     await this.#warnings(full, scanned);
+    phase('warnings');
 
     // Cases to check: all (full), else those changed since the last pass, with open mismatches, or whose money moved.
     // (A full pass checks every case: no need to find which ones the money touched.)
@@ -334,6 +348,7 @@ export class Reconciler {
       await this.#checkCase(c, scanned, findings);
     }
 
+    phase('cases');
     let repaired = 0;
     let escalated = 0;
     const existing = await store.mismatchesByKey([...findings.keys()]);
@@ -416,6 +431,7 @@ export class Reconciler {
       if (resolved) await store.saveMismatch({ ...m, resolvedAtMs: startedAtMs });
     }
 
+    phase('mismatches');
     const record: ReconcileRunRecord = {
       runId,
       mode,

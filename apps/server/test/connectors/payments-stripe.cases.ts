@@ -217,6 +217,30 @@ describe('stripe adapter: wire shapes', () => {
     for (const t of first.value.items) assert.ok(t.reportingCategory.length > 0);
   });
 
+  test("a time slice of the feed asks Stripe's created filter in whole seconds, rounding so no movement is read twice or missed", async () => {
+    const port = connect(server);
+    // From 12:00:00.250 to before 12:00:10.000: seconds ≥ 43201 (⌈…⌉, the first whole second in
+    // the slice) and < 43210 — a transaction at 12:00:10 belongs to the next slice.
+    const from = Date.UTC(2026, 0, 1, 12, 0, 0, 250);
+    const before = Date.UTC(2026, 0, 1, 12, 0, 10, 0);
+    const page = await port.listBalanceTransactions({
+      limit: 5,
+      createdFromMs: from,
+      createdBeforeMs: before,
+    });
+    assert.ok(page.ok);
+    const sent = server.requests.filter((r) => r.path === '/v1/balance_transactions').at(-1);
+    assert.ok(sent !== undefined);
+    assert.equal(sent.params['created[gte]'], String(Math.ceil(from / 1000)));
+    assert.equal(sent.params['created[lt]'], String(before / 1000));
+    // Only one bound given: only that one is sent.
+    const open = await port.listBalanceTransactions({ limit: 5, createdFromMs: before });
+    assert.ok(open.ok);
+    const sentOpen = server.requests.filter((r) => r.path === '/v1/balance_transactions').at(-1);
+    assert.equal(sentOpen?.params['created[gte]'], String(before / 1000));
+    assert.equal(sentOpen.params['created[lt]'], undefined);
+  });
+
   test('one lost answer is healed by the SDK itself: it resends with the same key and the server replays', async () => {
     const port = connect(server);
     const id = server.authorize(5000, 'JPY');

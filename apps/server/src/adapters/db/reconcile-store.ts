@@ -123,6 +123,12 @@ const rowsPerStatementMax = 1000;
  */
 const keysPerLookupMax = 1000;
 
+/**
+ * `column = any($1::text[])`: the keys travel as one array parameter. A thousand-key `in (…)` list
+ * is a thousand parameters PostgreSQL parses and plans one by one; an array is one.
+ */
+const anyText = (keys: readonly string[]) => sql<string>`any(${sql.val(keys)}::text[])`;
+
 const chunks = <T>(items: readonly T[], size: number): T[][] => {
   const out: T[][] = [];
   for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
@@ -208,18 +214,20 @@ export class KyselyReconcileStore implements ReconcileStore {
       // The last write of an order in a chunk wins (a feed page can hold one order once only).
       const candidates = [...new Map(chunk.map((o) => [o.orderId, o])).values()];
       // A full pass re-reads every order: only those that differ from the mirror are written.
-      const mirrored = [];
-      for (const keys of chunks(
-        candidates.map((o) => o.orderId),
-        keysPerLookupMax,
-      ))
-        mirrored.push(
-          ...(await this.#db
-            .selectFrom('reconcile_orders')
-            .selectAll()
-            .where('order_id', 'in', keys)
-            .execute()),
-        );
+      const mirrored = (
+        await Promise.all(
+          chunks(
+            candidates.map((o) => o.orderId),
+            keysPerLookupMax,
+          ).map((keys) =>
+            this.#db
+              .selectFrom('reconcile_orders')
+              .selectAll()
+              .where('order_id', '=', anyText(keys))
+              .execute(),
+          ),
+        )
+      ).flat();
       const known = new Map(mirrored.map((r) => [r.order_id, toOrder(r)]));
       const unique = candidates.filter((o) => {
         const m = known.get(o.orderId);
@@ -232,28 +240,21 @@ export class KyselyReconcileStore implements ReconcileStore {
         );
       });
       if (unique.length === 0) continue;
-      await this.#db
-        .insertInto('reconcile_orders')
-        .values(
-          unique.map((o) => ({
-            order_id: o.orderId,
-            account_id: o.accountId,
-            payment_id: o.paymentId ?? null,
-            amount_minor: o.amountMinor,
-            currency: o.currency,
-            placed_at: new Date(o.placedAtMs),
-            status: o.status,
-          })),
-        )
-        .onConflict((oc) =>
-          oc.column('order_id').doUpdateSet((eb) => ({
-            payment_id: eb.ref('excluded.payment_id'),
-            amount_minor: eb.ref('excluded.amount_minor'),
-            currency: eb.ref('excluded.currency'),
-            status: eb.ref('excluded.status'),
-          })),
-        )
-        .execute();
+      // One array per column (`unnest`): seven parameters for the chunk, not seven per row.
+      await sql`insert into reconcile_orders
+          (order_id, account_id, payment_id, amount_minor, currency, placed_at, status)
+        select o, a, nullif(p, ''), m, c, t, s from unnest(
+          ${sql.val(unique.map((o) => o.orderId))}::text[],
+          ${sql.val(unique.map((o) => o.accountId))}::text[],
+          ${sql.val(unique.map((o) => o.paymentId ?? ''))}::text[],
+          ${sql.val(unique.map((o) => String(o.amountMinor)))}::bigint[],
+          ${sql.val(unique.map((o) => o.currency))}::text[],
+          ${sql.val(unique.map((o) => new Date(o.placedAtMs).toISOString()))}::timestamptz[],
+          ${sql.val(unique.map((o) => o.status))}::text[]) as u(o, a, p, m, c, t, s)
+        on conflict (order_id) do update set payment_id = excluded.payment_id,
+          amount_minor = excluded.amount_minor, currency = excluded.currency, status = excluded.status`.execute(
+        this.#db,
+      );
     }
   }
 
@@ -265,15 +266,18 @@ export class KyselyReconcileStore implements ReconcileStore {
 
   async ordersByPayment(paymentIds: readonly string[]): Promise<Map<string, MirroredOrder>> {
     const found = new Map<string, MirroredOrder>();
-    for (const chunk of chunks([...new Set(paymentIds)], keysPerLookupMax)) {
-      if (chunk.length === 0) continue;
-      const rows = await this.#db
-        .selectFrom('reconcile_orders')
-        .selectAll()
-        .where('payment_id', 'in', chunk)
-        .execute();
+    // The chunks are asked side by side (the pool has connections to spare during a pass).
+    const answers = await Promise.all(
+      chunks([...new Set(paymentIds)], keysPerLookupMax).map((chunk) =>
+        this.#db
+          .selectFrom('reconcile_orders')
+          .selectAll()
+          .where('payment_id', '=', anyText(chunk))
+          .execute(),
+      ),
+    );
+    for (const rows of answers)
       for (const row of rows) if (row.payment_id !== null) found.set(row.payment_id, toOrder(row));
-    }
     return found;
   }
 
@@ -312,7 +316,7 @@ export class KyselyReconcileStore implements ReconcileStore {
             ...(await trx
               .selectFrom('reconcile_ledger_entries')
               .select('reference_id')
-              .where('reference_id', 'in', keys)
+              .where('reference_id', '=', anyText(keys))
               .execute()),
           );
         const already = new Set(seen.map((r) => r.reference_id));
@@ -325,7 +329,7 @@ export class KyselyReconcileStore implements ReconcileStore {
             ...(await trx
               .selectFrom('reconcile_ledgers')
               .selectAll()
-              .where('payment_id', 'in', keys)
+              .where('payment_id', '=', anyText(keys))
               .forUpdate()
               .execute()),
           );
@@ -352,49 +356,51 @@ export class KyselyReconcileStore implements ReconcileStore {
           written.push(w);
         }
         if (written.length === 0) return;
-        await trx
-          .insertInto('reconcile_ledger_entries')
-          .values(
-            written.map((w) => ({
-              reference_id: w.referenceId,
-              payment_id: w.paymentId,
-              kind: w.entry.kind,
-              amount_minor: w.entry.amountMinor,
-              reference: w.entry.reference,
-              at: new Date(w.entry.atMs),
-            })),
-          )
-          .execute();
+        await sql`insert into reconcile_ledger_entries (reference_id, payment_id, kind, amount_minor, reference, at)
+          select * from unnest(
+            ${sql.val(written.map((w) => w.referenceId))}::text[],
+            ${sql.val(written.map((w) => w.paymentId))}::text[],
+            ${sql.val(written.map((w) => w.entry.kind))}::text[],
+            ${sql.val(written.map((w) => String(w.entry.amountMinor)))}::bigint[],
+            ${sql.val(written.map((w) => w.entry.reference))}::text[],
+            ${sql.val(written.map((w) => new Date(w.entry.atMs).toISOString()))}::timestamptz[])`.execute(
+          trx,
+        );
         const touched = [...new Set(written.map((w) => w.paymentId))]
           .map((id) => ledgers.get(id))
           .filter((l) => l !== undefined);
-        const now = new Date(nowMs);
-        const values = touched.map((l) => ({
-          payment_id: l.paymentId,
-          currency: l.currency,
-          authorized_minor: l.authorizedMinor,
-          captured_minor: l.capturedMinor,
-          refunded_minor: l.refundedMinor,
-          disputed_minor: l.disputedMinor,
-          updated_at: now,
-        }));
-        const inserts = values.filter((v) => isNew.has(v.payment_id));
-        const updates = values.filter((v) => !isNew.has(v.payment_id));
-        if (inserts.length > 0) await trx.insertInto('reconcile_ledgers').values(inserts).execute();
-        if (updates.length > 0)
-          await trx
-            .insertInto('reconcile_ledgers')
-            .values(updates)
-            .onConflict((oc) =>
-              oc.column('payment_id').doUpdateSet((eb) => ({
-                authorized_minor: eb.ref('excluded.authorized_minor'),
-                captured_minor: eb.ref('excluded.captured_minor'),
-                refunded_minor: eb.ref('excluded.refunded_minor'),
-                disputed_minor: eb.ref('excluded.disputed_minor'),
-                updated_at: eb.ref('excluded.updated_at'),
-              })),
-            )
-            .execute();
+        const now = new Date(nowMs).toISOString();
+        // New ledgers are plain inserts (a conflict would be a bug, not a case to merge); known
+        // ones, read under FOR UPDATE above, are replaced by their new totals.
+        const write = async (ledgers: readonly PaymentLedger[], upsert: boolean): Promise<void> => {
+          if (ledgers.length === 0) return;
+          const rows = sql`select * from unnest(
+              ${sql.val(ledgers.map((l) => l.paymentId))}::text[],
+              ${sql.val(ledgers.map((l) => l.currency))}::text[],
+              ${sql.val(ledgers.map((l) => String(l.authorizedMinor)))}::bigint[],
+              ${sql.val(ledgers.map((l) => String(l.capturedMinor)))}::bigint[],
+              ${sql.val(ledgers.map((l) => String(l.refundedMinor)))}::bigint[],
+              ${sql.val(ledgers.map((l) => String(l.disputedMinor)))}::bigint[],
+              ${sql.val(ledgers.map(() => now))}::timestamptz[])`;
+          await (
+            upsert
+              ? sql`insert into reconcile_ledgers (payment_id, currency, authorized_minor, captured_minor,
+                  refunded_minor, disputed_minor, updated_at) ${rows}
+                on conflict (payment_id) do update set authorized_minor = excluded.authorized_minor,
+                  captured_minor = excluded.captured_minor, refunded_minor = excluded.refunded_minor,
+                  disputed_minor = excluded.disputed_minor, updated_at = excluded.updated_at`
+              : sql`insert into reconcile_ledgers (payment_id, currency, authorized_minor, captured_minor,
+                  refunded_minor, disputed_minor, updated_at) ${rows}`
+          ).execute(trx);
+        };
+        await write(
+          touched.filter((l) => isNew.has(l.paymentId)),
+          false,
+        );
+        await write(
+          touched.filter((l) => !isNew.has(l.paymentId)),
+          true,
+        );
       });
     }
     return violations;
@@ -477,7 +483,7 @@ export class KyselyReconcileStore implements ReconcileStore {
       const rows = await this.#db
         .selectFrom('containment_runs')
         .select(['account_id', 'case_id'])
-        .where('account_id', 'in', ids)
+        .where('account_id', '=', anyText(ids))
         .where('order_id', 'is', null)
         .execute();
       for (const row of rows) found.set(row.account_id, row.case_id);
@@ -492,7 +498,7 @@ export class KyselyReconcileStore implements ReconcileStore {
       const rows = await this.#db
         .selectFrom('reconcile_mismatches')
         .selectAll()
-        .where('mismatch_key', 'in', chunk)
+        .where('mismatch_key', '=', anyText(chunk))
         .execute();
       for (const row of rows) found.set(row.mismatch_key, toMismatch(row));
     }
