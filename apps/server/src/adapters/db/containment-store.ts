@@ -166,7 +166,6 @@ async function openStagesOf(db: Db): Promise<{ runIds: string[]; stages: number[
   return { runIds: rows.map((r) => r.run_id), stages: rows.map((r) => Number(r.stage)) };
 }
 
-
 export class KyselyRunStore implements RunStore {
   readonly #db: Kysely<Database>;
   constructor(db: Kysely<Database>) {
