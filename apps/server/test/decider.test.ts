@@ -600,4 +600,21 @@ describe('decider properties', () => {
       propertyParams(150),
     );
   });
+
+  test('deciding a sign-in creates no series: series it only reads are not made and kept', () => {
+    fc.assert(
+      fc.property(eventSequence, (events) => {
+        const hot = new HotStateCache(hotLimits);
+        const ids = derivedIds();
+        for (const { event, atMs } of events) {
+          const held = hot.seriesCount;
+          const { decision } = decide(event, atMs, hot, ids, policy);
+          if (event.type === 'login.succeeded')
+            assert.equal(hot.seriesCount, held, `decide made series on ${event.id}`);
+          apply(event, decision, atMs, hot, policy);
+        }
+      }),
+      propertyParams(100),
+    );
+  });
 });

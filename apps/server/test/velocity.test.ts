@@ -299,6 +299,37 @@ describe('WindowSeries', () => {
     );
   });
 
+  test('addToBucket is taking the bucket entry back and recording the new sum; sum is stats().sum', () => {
+    // What counting buckets did before `addToBucket`: read the bucket, remove it, record the sum.
+    const readRemoveRecord = (series: WindowSeries, atMs: number, by: number): void => {
+      const current = series.stats(atMs, 1);
+      if (current.count > 0) series.remove(atMs, current.sum);
+      series.record(atMs, current.sum + by);
+    };
+    fc.assert(
+      fc.property(
+        limitsArbitrary,
+        fc.array(opArbitrary, { maxLength: 30 }),
+        fc.array(fc.record({ atMs: fc.oneof(timeMs, fc.constantFrom(0, 100, 200)), by: value }), {
+          maxLength: 30,
+        }),
+        (limits, before, adds) => {
+          // Any history (labelled, out of order, several entries at one time), then bucket adds.
+          const history = runAgainstModel(limits, before).snapshot();
+          const fast = new WindowSeries(limits, history);
+          const slow = new WindowSeries(limits, history);
+          for (const { atMs, by } of adds) {
+            fast.addToBucket(atMs, by);
+            readRemoveRecord(slow, atMs, by);
+            assert.deepEqual(fast.snapshot(), slow.snapshot());
+            assert.equal(fast.sum(atMs, 500), fast.stats(atMs, 500).sum);
+          }
+        },
+      ),
+      propertyParams(300),
+    );
+  });
+
   test('never holds more than entriesMax entries, however many arrive', () => {
     fc.assert(
       fc.property(

@@ -68,9 +68,11 @@ export class HotStateCache implements HotState {
   }
 
   setAccount(state: AccountState): void {
-    this.#accounts.delete(state.accountId);
+    // Like a read, the move to the recent end is only worth it once eviction may come; below
+    // that, `set` replaces the value in place.
+    if (this.#accounts.size > this.#limits.accountsMax / 2) this.#accounts.delete(state.accountId);
     this.#accounts.set(state.accountId, state);
-    this.#dirtyAccounts.add(state.accountId);
+    if (this.#store !== undefined) this.#dirtyAccounts.add(state.accountId);
   }
 
   /** Bound once (an arrow property), so callers can pass it around without a closure per event. */
@@ -85,7 +87,18 @@ export class HotStateCache implements HotState {
     return series;
   };
 
+  /** Bound once, like `series`. Reading does not create: a series only read is not kept. */
+  readonly peek = (key: string): WindowSeries | undefined => {
+    const series = this.#series.get(key);
+    if (series !== undefined && this.#series.size > this.#limits.seriesMax / 2) {
+      touch(this.#series, key, series);
+    }
+    return series;
+  };
+
   seriesChanged(keys: readonly string[]): void {
+    // Without a store nothing is written behind (replay, backtests): nothing to remember.
+    if (this.#store === undefined) return;
     for (const key of keys) this.#dirtySeries.add(key);
   }
 
@@ -111,10 +124,17 @@ export class HotStateCache implements HotState {
       if (!this.#series.has(record.key))
         this.#series.set(record.key, new WindowSeries(seriesLimitsOf(record.key), record.snapshot));
     }
+    // Known to be empty, as `null` marks an account: kept, so the next batch does not ask again.
+    for (const key of keys)
+      if (!this.#series.has(key)) this.#series.set(key, new WindowSeries(seriesLimitsOf(key)));
   }
 
-  /** Forgets clean entries beyond the limits, least recently used first. */
+  /**
+   * Forgets clean entries beyond the limits, least recently used first. Without a store nothing
+   * is tracked as dirty and nothing could be loaded again, so nothing is forgotten.
+   */
   evict(): void {
+    if (this.#store === undefined) return;
     if (this.#accounts.size <= this.#limits.accountsMax && this.#series.size <= this.#limits.seriesMax)
       return;
     this.#generation += 1;

@@ -16,6 +16,8 @@ export interface HotState {
   setAccount(state: AccountState): void;
   /** Must not depend on `this`: it is handed to the engine as it is. */
   readonly series: (key: string) => WindowSeries;
+  /** The series under `key` if held, without creating it (bound, like `series`). */
+  readonly peek?: (key: string) => WindowSeries | undefined;
   /** Told which series an event changed, so only those are written behind. */
   seriesChanged(keys: readonly string[]): void;
 }
@@ -24,6 +26,7 @@ function viewOf(event: BulwarkEvent, hot: HotState, policy: RiskPolicy): RiskVie
   return {
     account: event.accountId === undefined ? undefined : hot.account(event.accountId),
     series: hot.series,
+    peek: hot.peek,
     policy,
   };
 }

@@ -1,7 +1,7 @@
 import type { BulwarkEvent, ChallengeMethod, Decision, DecisionOutcome, Reason } from '@bulwark/contracts';
 import { minuteMs, dayMs } from '../../core/time.ts';
 import type { AccountState } from './state.ts';
-import type { SeriesLimits, WindowSeries } from './velocity.ts';
+import { WindowSeries, type ReadableSeries, type SeriesLimits } from './velocity.ts';
 import type { ReasonCode } from './reasons.ts';
 import type { RiskPolicy } from './policy.ts';
 import {
@@ -29,6 +29,11 @@ import { globalSeriesLimits, isGlobalFrequencyKey } from './login/rba.ts';
 export interface RiskView {
   readonly account: AccountState | undefined;
   series(key: string): WindowSeries;
+  /**
+   * The series under `key` when one is held, without creating it. Reads use it (through
+   * `readSeries`) so that series only read are not made and kept; without it they read `series`.
+   */
+  peek?(key: string): WindowSeries | undefined;
   readonly policy: RiskPolicy;
 }
 
@@ -57,6 +62,15 @@ const keys = {
   failuresByIp: (ip: string) => `fail:ip:${ip}`,
   failuresByAccount: (accountId: string) => `fail:acct:${accountId}`,
 };
+
+/** What a series nobody recorded into reads as; typed read-only, so it cannot be written. */
+const emptySeries: ReadableSeries = new WindowSeries({ retentionMs: 1, entriesMax: 1 });
+
+/** The series under `key` for reading: a series not held reads as empty, and is not created. */
+export function readSeries(view: RiskView, key: string): ReadableSeries {
+  if (view.peek === undefined) return view.series(key);
+  return view.peek(key) ?? emptySeries;
+}
 
 /** Limits of the series under `key`: the RBA model's global counts keep six months of weekly buckets. */
 export function seriesLimitsOf(key: string): SeriesLimits {

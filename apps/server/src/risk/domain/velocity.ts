@@ -30,6 +30,12 @@ export interface SeriesSnapshot {
   droppedUpToMs?: number;
 }
 
+/** What reading a series may ask: deciding an event reads series it must not create or change. */
+export type ReadableSeries = Pick<
+  WindowSeries,
+  'size' | 'stats' | 'sum' | 'count' | 'distinct' | 'hasLabel' | 'distinctIncluding' | 'newestMs'
+>;
+
 export class WindowSeries {
   readonly #limits: SeriesLimits;
   #times: number[] = [];
@@ -57,11 +63,39 @@ export class WindowSeries {
   /** Adds one entry at `atMs` with `value` (an amount, or 1) and an optional label. */
   record(atMs: number, value = 1, label?: string): void {
     const index = upperBound(this.#times, atMs);
-    this.#times.splice(index, 0, atMs);
-    this.#values.splice(index, 0, value);
+    // Entries nearly always arrive in order: appending is much cheaper than splicing.
+    if (index === this.#times.length) {
+      this.#times.push(atMs);
+      this.#values.push(value);
+    } else {
+      this.#times.splice(index, 0, atMs);
+      this.#values.splice(index, 0, value);
+    }
     if (label !== undefined && this.#labels === undefined) this.#labels = this.#times.map(() => null);
-    this.#labels?.splice(index, 0, label ?? null);
+    const labels = this.#labels;
+    if (labels !== undefined) {
+      if (index === labels.length) labels.push(label ?? null);
+      else labels.splice(index, 0, label ?? null);
+    }
     this.#trim();
+  }
+
+  /**
+   * Adds `value` to the one unlabelled entry at exactly `atMs` (a counting bucket), or records a
+   * new entry with `value` when there is none. The same as taking the bucket's entry back and
+   * recording it again with the new sum, without moving the arrays.
+   */
+  addToBucket(atMs: number, value = 1): void {
+    const from = upperBound(this.#times, atMs - 1);
+    const to = upperBound(this.#times, atMs);
+    if (to - from === 1 && this.#times[from] === atMs && (this.#labels?.[from] ?? null) === null) {
+      this.#values[from] = (this.#values[from] ?? 0) + value;
+      this.#trim();
+      return;
+    }
+    const current = this.stats(atMs, 1);
+    if (current.count > 0) this.remove(atMs, current.sum);
+    this.record(atMs, current.sum + value);
   }
 
   /** Removes one entry equal to (atMs, value, label), if present: used to take back a provisional record. */
@@ -84,6 +118,15 @@ export class WindowSeries {
     let sum = 0;
     for (let i = from; i < to; i += 1) sum += this.#values[i] ?? 0;
     return { count: to - from, sum, exact: this.#isExactFrom(nowMs - windowMs) };
+  }
+
+  /** Sum of entries with `nowMs - windowMs < t <= nowMs` (`stats(…).sum` without allocating). */
+  sum(nowMs: number, windowMs: number): number {
+    const from = upperBound(this.#times, nowMs - windowMs);
+    const to = upperBound(this.#times, nowMs);
+    let sum = 0;
+    for (let i = from; i < to; i += 1) sum += this.#values[i] ?? 0;
+    return sum;
   }
 
   /** Number of entries with `nowMs - windowMs < t <= nowMs` (`stats(…).count` without the sum). */

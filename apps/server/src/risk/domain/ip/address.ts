@@ -108,12 +108,20 @@ export function parseIp(text: string): ParsedIp | undefined {
   }
   const groups = parseIpv6Groups(text);
   if (groups === undefined) return undefined;
-  const g = (i: number): number => groups[i] ?? 0;
+  // Read directly, not through a helper closure made per call: this runs for every IPv6 event.
+  const g0 = groups[0] ?? 0;
+  const g1 = groups[1] ?? 0;
+  const g2 = groups[2] ?? 0;
+  const g3 = groups[3] ?? 0;
+  const g4 = groups[4] ?? 0;
+  const g5 = groups[5] ?? 0;
+  const g6 = groups[6] ?? 0;
+  const g7 = groups[7] ?? 0;
   // ::ffff:a.b.c.d carries an IPv4 address.
-  if (g(0) === 0 && g(1) === 0 && g(2) === 0 && g(3) === 0 && g(4) === 0 && g(5) === 0xffff) {
-    return { family: 4, value: g(6) * 65536 + g(7) };
+  if (g0 === 0 && g1 === 0 && g2 === 0 && g3 === 0 && g4 === 0 && g5 === 0xffff) {
+    return { family: 4, value: g6 * 65536 + g7 };
   }
-  return { family: 6, high: g(0) * 65536 + g(1), low: g(2) * 65536 + g(3) };
+  return { family: 6, high: g0 * 65536 + g1, low: g2 * 65536 + g3 };
 }
 
 /** Why an address has no public owner: the special-purpose registries (RFC 6890 and successors). */
@@ -156,6 +164,8 @@ export function specialUseOf(ip: ParsedIp): SpecialUse | undefined {
   return undefined;
 }
 
+const hex = (n: number): string => n.toString(16);
+
 /**
  * The network an address belongs to for velocity counting: the IPv4 /24 or the IPv6 /64, as
  * text (`203.0.113.0/24`, `2001:db8:1:2::/64`). Undefined for unparseable text.
@@ -167,6 +177,5 @@ export function networkPrefixOf(ip: ParsedIp): string {
       Math.floor(base / 256) % 256,
     )}.0/24`;
   }
-  const hex = (n: number): string => n.toString(16);
   return `${hex(ip.high >>> 16)}:${hex(ip.high & 0xffff)}:${hex(ip.low >>> 16)}:${hex(ip.low & 0xffff)}::/64`;
 }

@@ -6,24 +6,26 @@ import {
   type RequestContext,
 } from '@bulwark/contracts';
 import { hourMs } from '../../../core/time.ts';
-import type { Assessment, RiskView } from '../engine.ts';
+import { readSeries, type Assessment, type RiskView } from '../engine.ts';
 import { networkPrefixOf, parseIp, type ParsedIp } from '../ip/address.ts';
 import type { IpInfo } from '../ip/lookup.ts';
 import type { RiskPolicy } from '../policy.ts';
 import type { ReasonCode } from '../reasons.ts';
 import { deviceKeyOf, type AccountState } from '../state.ts';
-import type { WindowSeries } from '../velocity.ts';
+import type { ReadableSeries } from '../velocity.ts';
 import { listVerdict } from './lists.ts';
 import type { LoginPolicy } from './policy.ts';
 import {
   globalKeysOf,
   hasSeen,
   learn,
+  observationKeysOf,
   rbaScore,
   recordGlobal,
   seriesFrequencies,
   unlearn,
   type LoginObservation,
+  type ObservationKeys,
   type RbaScore,
 } from './rba.ts';
 import {
@@ -31,6 +33,7 @@ import {
   loginStateLimits,
   type LoginState,
   type PendingLoginChallenge,
+  type RecentLogin,
   type SessionBinding,
 } from './state.ts';
 import { judgeTravel } from './travel.ts';
@@ -53,6 +56,16 @@ export interface ContextFacts {
   readonly prefix: string | undefined;
   readonly observation: LoginObservation;
   readonly browserFamily: string;
+  /** The failure series of the source (address, network, AS), keyed once per event. */
+  readonly sourceKeys: SourceKeys;
+  /** The RBA model's global series of the observation's values, likewise. */
+  readonly observationKeys: ObservationKeys;
+}
+
+interface SourceKeys {
+  readonly ip: string;
+  readonly prefix: string | undefined;
+  readonly asn: string | undefined;
 }
 
 /** Facts already computed per request context (one event asks several times), with their policy. */
@@ -64,21 +77,29 @@ export function contextFacts(context: RequestContext, policy: RiskPolicy): Conte
   const ip = parseIp(context.ip);
   const info = policy.ipIntel.lookup(context.ip);
   const ua = policy.loginSupport.userAgents.parse(context.userAgent);
+  const prefix = ip === undefined ? undefined : networkPrefixOf(ip);
+  const observation: LoginObservation = {
+    ip: context.ip,
+    asn: info.asn === undefined ? 'unknown' : `AS${String(info.asn)}`,
+    country: info.country ?? 'unknown',
+    ua: ua.full,
+    browser: ua.browser,
+    os: ua.os,
+    deviceType: ua.deviceType,
+    device: deviceKeyOf(context),
+  };
   const facts: ContextFacts = {
     ip,
     info,
-    prefix: ip === undefined ? undefined : networkPrefixOf(ip),
-    observation: {
-      ip: context.ip,
-      asn: info.asn === undefined ? 'unknown' : `AS${String(info.asn)}`,
-      country: info.country ?? 'unknown',
-      ua: ua.full,
-      browser: ua.browser,
-      os: ua.os,
-      deviceType: ua.deviceType,
-      device: deviceKeyOf(context),
-    },
+    prefix,
+    observation,
     browserFamily: ua.browserFamily,
+    sourceKeys: {
+      ip: failureKeys.ip(context.ip),
+      prefix: prefix === undefined ? undefined : failureKeys.prefix(prefix),
+      asn: info.asn === undefined ? undefined : failureKeys.asn(info.asn),
+    },
+    observationKeys: observationKeysOf(observation),
   };
   factsCache.set(context, { policy, facts });
   return facts;
@@ -91,10 +112,10 @@ const failureKeys = {
   account: (accountId: string) => `fail:acct:${accountId}`,
 };
 
-function sourceFailureKeys(facts: ContextFacts, ipText: string): string[] {
-  const keys = [failureKeys.ip(ipText)];
-  if (facts.prefix !== undefined) keys.push(failureKeys.prefix(facts.prefix));
-  if (facts.info.asn !== undefined) keys.push(failureKeys.asn(facts.info.asn));
+function sourceFailureKeys(facts: ContextFacts): string[] {
+  const keys = [facts.sourceKeys.ip];
+  if (facts.sourceKeys.prefix !== undefined) keys.push(facts.sourceKeys.prefix);
+  if (facts.sourceKeys.asn !== undefined) keys.push(facts.sourceKeys.asn);
   return keys;
 }
 
@@ -102,7 +123,7 @@ function sourceFailureKeys(facts: ContextFacts, ipText: string): string[] {
 export function loginSeriesKeysOf(event: BulwarkEvent, policy: RiskPolicy): string[] {
   switch (event.type) {
     case 'login.failed': {
-      const keys = sourceFailureKeys(contextFacts(event.context, policy), event.context.ip);
+      const keys = sourceFailureKeys(contextFacts(event.context, policy));
       if (event.accountId !== undefined) keys.push(failureKeys.account(event.accountId));
       return keys;
     }
@@ -110,8 +131,8 @@ export function loginSeriesKeysOf(event: BulwarkEvent, policy: RiskPolicy): stri
       const facts = contextFacts(event.context, policy);
       return [
         failureKeys.account(event.accountId),
-        ...sourceFailureKeys(facts, event.context.ip),
-        ...globalKeysOf(facts.observation),
+        ...sourceFailureKeys(facts),
+        ...globalKeysOf(facts.observation, facts.observationKeys),
       ];
     }
     default:
@@ -130,7 +151,7 @@ type SourceFinding = { code: 'stuffing_source' | 'spraying_source'; detail: stri
  * tries each. `extra` counts the failure being decided (read before it is recorded).
  */
 function sourceFinding(
-  series: (key: string) => WindowSeries,
+  series: (key: string) => ReadableSeries,
   facts: ContextFacts,
   ipText: string,
   login: LoginPolicy,
@@ -138,62 +159,81 @@ function sourceFinding(
   extra: { failures: number; account: string | undefined },
 ): SourceFinding {
   const s = login.stuffing;
-  const check = (
-    key: string,
-    label: string,
-    failuresMin: number,
-    accountsMin: number,
-    spraying: boolean,
-  ): SourceFinding => {
-    const windowed = series(key);
-    const failures = windowed.count(atMs, s.windowMs) + extra.failures;
-    // Distinct accounts are only counted when the failures alone reach the bar (most sources
-    // have few failures; a busy AS's series holds thousands of labelled entries).
-    if (failures >= failuresMin) {
-      const newAccount =
-        extra.account !== undefined && !windowed.hasLabel(atMs, s.windowMs, extra.account) ? 1 : 0;
-      const accounts = windowed.distinct(atMs, s.windowMs).count + newAccount;
-      if (accounts >= accountsMin) {
-        return {
-          code: 'stuffing_source',
-          detail: `${label}: ${String(failures)} failures, ${String(accounts)} accounts`,
-        };
-      }
-    }
-    if (!spraying) return undefined;
-    // There are never more distinct accounts than entries (plus this one): fewer cannot reach the bar.
-    const sprayBound = windowed.count(atMs, s.sprayWindowMs) + (extra.account === undefined ? 0 : 1);
-    if (sprayBound < s.sprayAccountsMin) return undefined;
-    const sprayNew =
-      extra.account !== undefined && !windowed.hasLabel(atMs, s.sprayWindowMs, extra.account) ? 1 : 0;
-    const sprayed = windowed.distinct(atMs, s.sprayWindowMs).count + sprayNew;
-    if (sprayed >= s.sprayAccountsMin) {
-      return { code: 'spraying_source', detail: `${label}: ${String(sprayed)} accounts` };
-    }
-    return undefined;
-  };
   return (
-    check(failureKeys.ip(ipText), `ip ${ipText}`, s.ipFailuresMin, s.ipAccountsMin, true) ??
+    checkSource(
+      series(facts.sourceKeys.ip),
+      `ip ${ipText}`,
+      s.ipFailuresMin,
+      s.ipAccountsMin,
+      true,
+      s,
+      atMs,
+      extra,
+    ) ??
     (facts.prefix === undefined
       ? undefined
-      : check(
-          failureKeys.prefix(facts.prefix),
+      : checkSource(
+          series(facts.sourceKeys.prefix ?? failureKeys.prefix(facts.prefix)),
           `network ${facts.prefix}`,
           s.prefixFailuresMin,
           s.prefixAccountsMin,
           true,
+          s,
+          atMs,
+          extra,
         )) ??
     (facts.info.asn === undefined
       ? undefined
       : // A whole AS holds many shoppers: only its stuffing volume counts, not its spread.
-        check(
-          failureKeys.asn(facts.info.asn),
+        checkSource(
+          series(facts.sourceKeys.asn ?? failureKeys.asn(facts.info.asn)),
           `AS${String(facts.info.asn)}`,
           s.asnFailuresMin,
           s.asnAccountsMin,
           false,
+          s,
+          atMs,
+          extra,
         ))
   );
+}
+
+/** One source's series against its bars (a module function: no closure per event). */
+function checkSource(
+  windowed: ReadableSeries,
+  label: string,
+  failuresMin: number,
+  accountsMin: number,
+  spraying: boolean,
+  s: LoginPolicy['stuffing'],
+  atMs: number,
+  extra: { failures: number; account: string | undefined },
+): SourceFinding {
+  const failures = windowed.count(atMs, s.windowMs) + extra.failures;
+  // Distinct accounts are only counted when the failures alone reach the bar (most sources
+  // have few failures; a busy AS's series holds thousands of labelled entries).
+  if (failures >= failuresMin) {
+    const newAccount =
+      extra.account !== undefined && !windowed.hasLabel(atMs, s.windowMs, extra.account) ? 1 : 0;
+    const accounts = windowed.distinct(atMs, s.windowMs).count + newAccount;
+    if (accounts >= accountsMin) {
+      return {
+        code: 'stuffing_source',
+        detail: `${label}: ${String(failures)} failures, ${String(accounts)} accounts`,
+      };
+    }
+  }
+  if (!spraying) return undefined;
+  // There are never more distinct accounts than entries (plus this one): fewer cannot reach the bar.
+  const sprayBound = windowed.count(atMs, s.sprayWindowMs) + (extra.account === undefined ? 0 : 1);
+  if (sprayBound < s.sprayAccountsMin) return undefined;
+  const sprayNew =
+    extra.account !== undefined && !windowed.hasLabel(atMs, s.sprayWindowMs, extra.account) ? 1 : 0;
+  const sprayed = windowed.distinct(atMs, s.sprayWindowMs).count + sprayNew;
+  if (sprayed >= s.sprayAccountsMin) {
+    return { code: 'spraying_source', detail: `${label}: ${String(sprayed)} accounts` };
+  }
+  return undefined;
 }
 
 function banded(score: number, reasons: Reason[], login: LoginPolicy, mayChallenge = true): Assessment {
@@ -232,7 +272,7 @@ export function assessLoginFailed(
     };
   }
   if (verdict.kind !== 'allowed') {
-    const finding = sourceFinding((key) => view.series(key), facts, event.context.ip, login, atMs, {
+    const finding = sourceFinding((key) => readSeries(view, key), facts, event.context.ip, login, atMs, {
       failures: 1,
       account: event.accountId ?? event.username,
     });
@@ -284,7 +324,7 @@ export function assessLoginSucceeded(
   const allowedSource = verdict.kind === 'allowed';
   const stuffing = allowedSource
     ? undefined
-    : sourceFinding((key) => view.series(key), facts, event.context.ip, login, atMs, {
+    : sourceFinding((key) => readSeries(view, key), facts, event.context.ip, login, atMs, {
         failures: 0,
         account: undefined,
       });
@@ -350,7 +390,11 @@ export function assessLoginSucceeded(
     score += p.hostingNetwork;
     reasons.push(reason('hosting_network', facts.observation.asn));
   }
-  const frequencies = seriesFrequencies((key) => view.series(key));
+  const frequencies = seriesFrequencies(
+    (key) => readSeries(view, key),
+    facts.observation,
+    facts.observationKeys,
+  );
   const rba = rbaScore(state.profile, facts.observation, frequencies, login, atMs);
   const globalKnown = frequencies.total(atMs) >= login.rba.globalLoginsMin;
   const rbaPoints = globalKnown
@@ -401,7 +445,7 @@ export function assessLoginSucceeded(
     score += p.stuffingSource;
     reasons.push(reason(stuffing.code, stuffing.detail));
   }
-  const failures = view.series(failureKeys.account(event.accountId)).stats(atMs, hourMs);
+  const failures = readSeries(view, failureKeys.account(event.accountId)).stats(atMs, hourMs);
   if (failures.count >= login.bruteForce.recentFailuresPerHourMin) {
     score += p.recentFailures;
     reasons.push(reason('recent_login_failures', String(failures.count)));
@@ -543,18 +587,15 @@ export function recordLoginSeries(
       const label = event.accountId ?? event.username;
       const changed: string[] = [];
       // fail:ip is the baseline's; the network and AS series are login risk's.
-      if (facts.prefix !== undefined) changed.push(failureKeys.prefix(facts.prefix));
-      if (facts.info.asn !== undefined) changed.push(failureKeys.asn(facts.info.asn));
+      if (facts.sourceKeys.prefix !== undefined) changed.push(facts.sourceKeys.prefix);
+      if (facts.sourceKeys.asn !== undefined) changed.push(facts.sourceKeys.asn);
       for (const key of changed) view.series(key).record(atMs, 1, label);
       return changed;
     }
     case 'login.succeeded': {
       if (decision.decision === 'deny') return [];
-      return recordGlobal(
-        (key) => view.series(key),
-        contextFacts(event.context, view.policy).observation,
-        atMs,
-      );
+      const facts = contextFacts(event.context, view.policy);
+      return recordGlobal((key) => view.series(key), facts.observation, atMs, facts.observationKeys);
     }
     default:
       return [];
@@ -605,23 +646,23 @@ export function evolveLogin(
     case 'login.succeeded': {
       if (decision.decision === 'deny') return account;
       const facts = contextFacts(event.context, policy);
+      const info = facts.info;
+      // Optional fields are assigned in the order a spread would add them (the stored JSON keeps
+      // its key order), without a temporary object per field.
+      const entry: RecentLogin = { atMs, ip: event.context.ip, deviceKey: facts.observation.device };
+      if (info.country !== undefined) entry.country = info.country;
+      if (info.asn !== undefined) entry.asn = info.asn;
+      if (info.kind !== undefined) entry.kind = info.kind;
+      const recent = previous.recent.filter((r) => r.atMs >= atMs - policy.login.rba.historyMs);
+      recent.push(entry);
+      recent.sort((x, y) => x.atMs - y.atMs);
+      if (recent.length > loginStateLimits.recentMax)
+        recent.splice(0, recent.length - loginStateLimits.recentMax);
       const next: LoginState = {
         ...previous,
         profile: learn(previous.profile, facts.observation, policy.login, atMs),
         consecutiveFailures: 0,
-        recent: [
-          ...previous.recent.filter((r) => r.atMs >= atMs - policy.login.rba.historyMs),
-          {
-            atMs,
-            ip: event.context.ip,
-            deviceKey: facts.observation.device,
-            ...(facts.info.country === undefined ? {} : { country: facts.info.country }),
-            ...(facts.info.asn === undefined ? {} : { asn: facts.info.asn }),
-            ...(facts.info.kind === undefined ? {} : { kind: facts.info.kind }),
-          },
-        ]
-          .sort((x, y) => x.atMs - y.atMs)
-          .slice(-loginStateLimits.recentMax),
+        recent,
       };
       const challenged = decision.decision === 'challenge';
       if (event.context.sessionId !== undefined) {
@@ -633,13 +674,13 @@ export function evolveLogin(
           uaFull: facts.observation.ua,
           browserFamily: facts.browserFamily,
           risk: decision.score,
-          ...(event.context.deviceId === undefined ? {} : { deviceId: event.context.deviceId }),
-          ...(facts.info.country === undefined ? {} : { country: facts.info.country }),
-          ...(facts.info.asn === undefined ? {} : { asn: facts.info.asn }),
-          ...(facts.info.kind === undefined ? {} : { kind: facts.info.kind }),
-          // A challenge is taken as passed until a completion says otherwise (contract §4).
-          ...(challenged ? { strongAtMs: atMs } : {}),
         };
+        if (event.context.deviceId !== undefined) binding.deviceId = event.context.deviceId;
+        if (info.country !== undefined) binding.country = info.country;
+        if (info.asn !== undefined) binding.asn = info.asn;
+        if (info.kind !== undefined) binding.kind = info.kind;
+        // A challenge is taken as passed until a completion says otherwise (contract §4).
+        if (challenged) binding.strongAtMs = atMs;
         next.bindings = withBinding(previous, binding);
       }
       if (challenged && decision.challenge !== undefined) {

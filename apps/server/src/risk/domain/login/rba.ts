@@ -1,4 +1,4 @@
-import type { WindowSeries } from '../velocity.ts';
+import type { ReadableSeries, WindowSeries } from '../velocity.ts';
 import type { LoginPolicy, RbaFeature } from './policy.ts';
 
 /**
@@ -46,8 +46,12 @@ export const novelTrackedFeatures: readonly RbaFeature[] = ['ip', 'ua', 'device'
 const globalKeys = {
   total: 'rba:total',
   value: (feature: RbaFeature, value: string) => `rba:${feature}:${value}`,
-  novel: (feature: RbaFeature) => `rba:new:${feature}`,
+  novel: (feature: RbaFeature) => novelKeys.get(feature) ?? `rba:new:${feature}`,
 };
+/** Built once: they are read on every sign-in. */
+const novelKeys: ReadonlyMap<RbaFeature, string> = new Map(
+  novelTrackedFeatures.map((feature) => [feature, `rba:new:${feature}`]),
+);
 
 /** Global counts are weekly buckets kept for six months (26 weeks, plus the current one). */
 export const globalBucketMs = 7 * 24 * 3_600_000;
@@ -55,23 +59,59 @@ export const globalHistoryMs = 26 * globalBucketMs;
 export const globalSeriesLimits = { retentionMs: globalHistoryMs, entriesMax: 40 } as const;
 export const isGlobalFrequencyKey = (key: string): boolean => key.startsWith('rba:');
 
-export function globalKeysOf(observation: LoginObservation): string[] {
-  const keys = [globalKeys.total];
+/** The series key of each value of one observation, in the observation's order. */
+export type ObservationKeys = Readonly<Partial<Record<RbaFeature, string>>>;
+
+/**
+ * Builds the keys of an observation's values. A sign-in reads and then writes each of them: the
+ * caller builds them once per event and passes them along (see `ContextFacts`).
+ */
+export function observationKeysOf(observation: LoginObservation): ObservationKeys {
+  const keys: Partial<Record<RbaFeature, string>> = {};
   for (const [feature, value] of Object.entries(observation) as [RbaFeature, string][]) {
-    keys.push(globalKeys.value(feature, value));
+    keys[feature] = globalKeys.value(feature, value);
   }
+  return keys;
+}
+
+export function globalKeysOf(
+  observation: LoginObservation,
+  valueKeys: ObservationKeys = observationKeysOf(observation),
+): string[] {
+  const keys = [globalKeys.total];
+  for (const key of Object.values(valueKeys)) keys.push(key);
   for (const feature of novelTrackedFeatures) keys.push(globalKeys.novel(feature));
   return keys;
 }
 
-function bucketSum(series: WindowSeries, atMs: number): number {
-  return series.stats(atMs, globalHistoryMs).sum;
+function bucketSum(series: ReadableSeries, atMs: number): number {
+  return series.sum(atMs, globalHistoryMs);
 }
 
-export function seriesFrequencies(series: (key: string) => WindowSeries): GlobalFrequencies {
+/**
+ * Global counts read from the series. Reads nothing twice: the total is asked once per feature
+ * and the series do not change while one sign-in is scored. With `observation` and its keys,
+ * the values of that observation are read under the keys already built.
+ */
+export function seriesFrequencies(
+  series: (key: string) => ReadableSeries,
+  observation?: LoginObservation,
+  keys?: ObservationKeys,
+): GlobalFrequencies {
+  let totalAtMs = Number.NaN;
+  let total = 0;
   return {
-    total: (atMs) => bucketSum(series(globalKeys.total), atMs),
-    count: (feature, value, atMs) => bucketSum(series(globalKeys.value(feature, value)), atMs),
+    total: (atMs) => {
+      if (atMs !== totalAtMs) {
+        total = bucketSum(series(globalKeys.total), atMs);
+        totalAtMs = atMs;
+      }
+      return total;
+    },
+    count: (feature, value, atMs) => {
+      const key = observation?.[feature] === value ? keys?.[feature] : undefined;
+      return bucketSum(series(key ?? globalKeys.value(feature, value)), atMs);
+    },
     novel: (feature, atMs) => bucketSum(series(globalKeys.novel(feature)), atMs),
   };
 }
@@ -79,9 +119,7 @@ export function seriesFrequencies(series: (key: string) => WindowSeries): Global
 /** Adds one to the bucket holding `atMs` (buckets are single entries whose value is the count). */
 function increment(series: WindowSeries, atMs: number): void {
   const bucket = atMs - (((atMs % globalBucketMs) + globalBucketMs) % globalBucketMs);
-  const current = series.stats(bucket, 1);
-  if (current.count > 0) series.remove(bucket, current.sum);
-  series.record(bucket, current.sum + 1);
+  series.addToBucket(bucket, 1);
 }
 
 /** Counts one sign-in globally; answers the keys it changed. */
@@ -89,18 +127,17 @@ export function recordGlobal(
   series: (key: string) => WindowSeries,
   observation: LoginObservation,
   atMs: number,
+  keys: ObservationKeys = observationKeysOf(observation),
 ): string[] {
   const changed = [globalKeys.total];
   for (const feature of novelTrackedFeatures) {
-    const key = globalKeys.value(feature, observation[feature]);
-    if (series(key).size === 0) {
+    if (series(keys[feature] ?? globalKeys.value(feature, observation[feature])).size === 0) {
       increment(series(globalKeys.novel(feature)), atMs);
       changed.push(globalKeys.novel(feature));
     }
   }
   increment(series(globalKeys.total), atMs);
-  for (const [feature, value] of Object.entries(observation) as [RbaFeature, string][]) {
-    const key = globalKeys.value(feature, value);
+  for (const key of Object.values(keys)) {
     increment(series(key), atMs);
     changed.push(key);
   }
@@ -160,29 +197,52 @@ export function rbaScore(
   atMs: number,
 ): RbaScore {
   const fromMs = atMs - policy.rba.historyMs;
-  const ratio = (parts: readonly (readonly [RbaFeature, number])[]): number => {
-    let numerator = 0;
-    let denominator = 0;
-    for (const [feature, weight] of parts) {
-      numerator += weight * globalProbability(global, feature, observation[feature], atMs);
-      denominator += weight * accountProbability(profile, feature, observation[feature], fromMs);
-    }
-    return Math.log10(numerator / denominator);
-  };
   const w = policy.rba.weights;
-  const ip = ratio([
-    ['ip', w.ip.ip],
-    ['asn', w.ip.asn],
-    ['country', w.ip.country],
-  ]);
-  const ua = ratio([
-    ['ua', w.ua.ua],
-    ['browser', w.ua.browser],
-    ['os', w.ua.os],
-    ['deviceType', w.ua.deviceType],
-  ]);
-  const device = ratio([['device', 1]]);
+  const ip = logRatio(
+    [
+      ['ip', w.ip.ip],
+      ['asn', w.ip.asn],
+      ['country', w.ip.country],
+    ],
+    profile,
+    observation,
+    global,
+    atMs,
+    fromMs,
+  );
+  const ua = logRatio(
+    [
+      ['ua', w.ua.ua],
+      ['browser', w.ua.browser],
+      ['os', w.ua.os],
+      ['deviceType', w.ua.deviceType],
+    ],
+    profile,
+    observation,
+    global,
+    atMs,
+    fromMs,
+  );
+  const device = logRatio([['device', 1]], profile, observation, global, atMs, fromMs);
   return { ip, ua, device, plain: ip + ua, total: ip + ua + device };
+}
+
+/** log10 of one feature group's likelihood ratio (weights apply to numerator and denominator). */
+function logRatio(
+  parts: readonly (readonly [RbaFeature, number])[],
+  profile: RbaProfile,
+  observation: LoginObservation,
+  global: GlobalFrequencies,
+  atMs: number,
+  fromMs: number,
+): number {
+  let numerator = 0;
+  let denominator = 0;
+  for (const [feature, weight] of parts) {
+    numerator += weight * globalProbability(global, feature, observation[feature], atMs);
+    denominator += weight * accountProbability(profile, feature, observation[feature], fromMs);
+  }
+  return Math.log10(numerator / denominator);
 }
 
 /** Whether the account has used `value` for `feature` within the history. */
