@@ -1,3 +1,4 @@
+import { inKeys } from './keys.ts';
 import type { BulwarkEvent, Decision } from '@bulwark/contracts';
 import { CompiledQuery, sql, type Kysely, type Selectable, type Transaction } from 'kysely';
 import type { AccountState } from '../../risk/domain/state.ts';
@@ -104,7 +105,7 @@ class KyselyEventLog implements EventLog {
       const rows = await this.#db
         .selectFrom('events')
         .select(['event_id', 'content_hash', 'decision'])
-        .where('event_id', '=', sql<string>`any(${sql.val(part)}::text[])`)
+        .where('event_id', 'in', inKeys(part))
         .execute();
       for (const row of rows)
         found.set(row.event_id, { contentHash: row.content_hash, decision: row.decision as Decision });
@@ -253,7 +254,7 @@ class KyselyStateStore implements StateStore {
       const rows = await this.#db
         .selectFrom('accounts')
         .select('state')
-        .where('account_id', '=', sql<string>`any(${sql.val(part)}::text[])`)
+        .where('account_id', 'in', inKeys(part))
         .execute();
       for (const row of rows) out.push(JSON.parse(row.state) as AccountState);
     }
@@ -267,7 +268,7 @@ class KyselyStateStore implements StateStore {
       const rows = await this.#db
         .selectFrom('velocity_series')
         .select(['key', 'snapshot'])
-        .where('key', '=', sql<string>`any(${sql.val(part)}::text[])`)
+        .where('key', 'in', inKeys(part))
         .execute();
       for (const row of rows)
         out.push({ key: row.key, snapshot: JSON.parse(row.snapshot) as SeriesSnapshot });

@@ -1,3 +1,4 @@
+import { inKeys } from './keys.ts';
 import { sql, type ColumnType, type Kysely, type Selectable } from 'kysely';
 import type { MismatchClass } from '../../reconcile/domain/classify.ts';
 import {
@@ -123,12 +124,6 @@ const rowsPerStatementMax = 1000;
  */
 const keysPerLookupMax = 1000;
 
-/**
- * `column = any($1::text[])`: the keys travel as one array parameter. A thousand-key `in (…)` list
- * is a thousand parameters PostgreSQL parses and plans one by one; an array is one.
- */
-const anyText = (keys: readonly string[]) => sql<string>`any(${sql.val(keys)}::text[])`;
-
 const chunks = <T>(items: readonly T[], size: number): T[][] => {
   const out: T[][] = [];
   for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
@@ -223,7 +218,7 @@ export class KyselyReconcileStore implements ReconcileStore {
             this.#db
               .selectFrom('reconcile_orders')
               .selectAll()
-              .where('order_id', '=', anyText(keys))
+              .where('order_id', 'in', inKeys(keys))
               .execute(),
           ),
         )
@@ -272,7 +267,7 @@ export class KyselyReconcileStore implements ReconcileStore {
         this.#db
           .selectFrom('reconcile_orders')
           .selectAll()
-          .where('payment_id', '=', anyText(chunk))
+          .where('payment_id', 'in', inKeys(chunk))
           .execute(),
       ),
     );
@@ -316,7 +311,7 @@ export class KyselyReconcileStore implements ReconcileStore {
             ...(await trx
               .selectFrom('reconcile_ledger_entries')
               .select('reference_id')
-              .where('reference_id', '=', anyText(keys))
+              .where('reference_id', 'in', inKeys(keys))
               .execute()),
           );
         const already = new Set(seen.map((r) => r.reference_id));
@@ -329,7 +324,7 @@ export class KyselyReconcileStore implements ReconcileStore {
             ...(await trx
               .selectFrom('reconcile_ledgers')
               .selectAll()
-              .where('payment_id', '=', anyText(keys))
+              .where('payment_id', 'in', inKeys(keys))
               .forUpdate()
               .execute()),
           );
@@ -483,7 +478,7 @@ export class KyselyReconcileStore implements ReconcileStore {
       const rows = await this.#db
         .selectFrom('containment_runs')
         .select(['account_id', 'case_id'])
-        .where('account_id', '=', anyText(ids))
+        .where('account_id', 'in', inKeys(ids))
         .where('order_id', 'is', null)
         .execute();
       for (const row of rows) found.set(row.account_id, row.case_id);
@@ -498,7 +493,7 @@ export class KyselyReconcileStore implements ReconcileStore {
       const rows = await this.#db
         .selectFrom('reconcile_mismatches')
         .selectAll()
-        .where('mismatch_key', '=', anyText(chunk))
+        .where('mismatch_key', 'in', inKeys(chunk))
         .execute();
       for (const row of rows) found.set(row.mismatch_key, toMismatch(row));
     }
