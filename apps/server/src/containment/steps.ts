@@ -1,6 +1,11 @@
 import type { FulfilmentPort, FulfilmentOrderView } from '../connectors/domain/fulfilment.ts';
 import type { NotifyPort } from '../connectors/domain/notify.ts';
-import { refundableMinor, type PaymentState, type PaymentsPort } from '../connectors/domain/payments.ts';
+import {
+  refundableMinor,
+  type PaymentState,
+  type PaymentsPort,
+  type RefundState,
+} from '../connectors/domain/payments.ts';
 import type { ProviderError, ProviderResult } from '../connectors/domain/provider-result.ts';
 import type { StorePort } from '../connectors/domain/store.ts';
 import { dayMs } from '../core/time.ts';
@@ -51,6 +56,11 @@ const permanentRefundFailures: ReadonlySet<string> = new Set([
   'expired_or_canceled_card',
   'lost_or_stolen_card',
 ]);
+
+/** A refund the card network refused for good, if any: retrying cannot succeed. */
+function refusedForGood(refunds: readonly RefundState[]): RefundState | undefined {
+  return refunds.find((r) => r.status === 'failed' && permanentRefundFailures.has(r.failureReason ?? ''));
+}
 
 /** A provider error becomes a retry when trying again can help, else an escalation. */
 function failed(error: ProviderError, what: string): StepResult {
@@ -206,7 +216,7 @@ async function settlePayment(ctx: StepContext): Promise<StepResult> {
       const failedRefunds = refunds.value.filter((r) => r.status === 'failed' || r.status === 'canceled');
       // A refund the card network refused for good (the card closed, lost or stolen) fails again
       // on every retry: a person has to pay the shopper back another way.
-      const final = failedRefunds.find((r) => permanentRefundFailures.has(r.failureReason ?? ''));
+      const final = refusedForGood(failedRefunds);
       if (final !== undefined) {
         return {
           kind: 'escalate',
@@ -272,9 +282,7 @@ async function confirmPayment(ctx: StepContext): Promise<StepResult> {
     // Money kept and no refund under way: when the card refused a refund for good, none will come.
     const refunds = await ctx.ports.payments.listRefunds(paymentId);
     if (!refunds.ok) return failed(refunds.error, 'payments listRefunds');
-    const final = refunds.value.find(
-      (r) => r.status === 'failed' && permanentRefundFailures.has(r.failureReason ?? ''),
-    );
+    const final = refusedForGood(refunds.value);
     if (final !== undefined)
       return {
         kind: 'escalate',

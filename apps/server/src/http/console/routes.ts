@@ -61,6 +61,21 @@ export function registerConsoleRoutes(app: FastifyInstance, deps: AppDeps, conso
       deps.logger.error({ err: error, action: entry.action }, 'the console audit log could not be written');
     }
   };
+  /** A refusal before anyone is known (a failed sign-in, a bad link), with why. */
+  const auditRefused = (
+    action: string,
+    request: FastifyRequest,
+    detail: Record<string, unknown>,
+  ): Promise<void> =>
+    audit({
+      actorKind: 'anonymous',
+      actorId: undefined,
+      action,
+      target: undefined,
+      outcome: 'refused',
+      ip: request.ip,
+      detail,
+    });
 
   // Every request made by a signed-in analyst or shopper is audited once it has been answered.
   app.addHook('onResponse', async (request, reply) => {
@@ -137,15 +152,7 @@ export function registerConsoleRoutes(app: FastifyInstance, deps: AppDeps, conso
       ip: request.ip,
     });
     if (!result.ok) {
-      await audit({
-        actorKind: 'anonymous',
-        actorId: undefined,
-        action: 'sign_in',
-        target: undefined,
-        outcome: 'refused',
-        ip: request.ip,
-        detail: { name: body.data.name.slice(0, 64), reason: result.reason },
-      });
+      await auditRefused('sign_in', request, { name: body.data.name.slice(0, 64), reason: result.reason });
       return result.reason === 'rate_limited'
         ? sendError(reply, 'RATE_LIMITED', 'too many failed sign-ins; wait 15 minutes')
         : sendError(reply, 'UNAUTHORIZED', 'the name, password or authenticator code is wrong');
@@ -168,15 +175,7 @@ export function registerConsoleRoutes(app: FastifyInstance, deps: AppDeps, conso
       return sendError(reply, 'INVALID_PARAMETER', 'send {"response"} from the authenticator');
     const result = await passkeys.signIn(body.data.response, request.ip, originOf(request));
     if (!result.ok) {
-      await audit({
-        actorKind: 'anonymous',
-        actorId: undefined,
-        action: 'sign_in',
-        target: undefined,
-        outcome: 'refused',
-        ip: request.ip,
-        detail: { method: 'passkey', reason: result.reason },
-      });
+      await auditRefused('sign_in', request, { method: 'passkey', reason: result.reason });
       return result.reason === 'rate_limited'
         ? sendError(reply, 'RATE_LIMITED', 'too many failed sign-ins; wait 15 minutes')
         : sendError(reply, 'UNAUTHORIZED', 'the passkey was not accepted');
@@ -299,15 +298,7 @@ export function registerConsoleRoutes(app: FastifyInstance, deps: AppDeps, conso
     if (!body.success) return sendError(reply, 'INVALID_PARAMETER', 'send {"token"}', 'token');
     const checked = await links.redeem(body.data.token);
     if (!checked.ok) {
-      await audit({
-        actorKind: 'anonymous',
-        actorId: undefined,
-        action: 'security_center_link',
-        target: undefined,
-        outcome: 'refused',
-        ip: request.ip,
-        detail: { reason: checked.reason },
-      });
+      await auditRefused('security_center_link', request, { reason: checked.reason });
       const why = { invalid: 'is not valid', expired: 'has expired', used: 'was used already' }[
         checked.reason
       ];
