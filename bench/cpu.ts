@@ -26,7 +26,8 @@ function clockTicksPerS(): number {
   }
 }
 
-const ticksPerS = clockTicksPerS();
+/** Clock ticks per second of /proc/PID/stat times. */
+export const ticksPerS = clockTicksPerS();
 
 /** utime + stime of one process in seconds; 0 once it is gone. */
 export function processCpuS(pid: number): number {
@@ -65,7 +66,7 @@ function postgresCpuS(): number {
 }
 
 /** Busy and total CPU seconds of the machine, summed over cores. */
-function machineCpuS(): { busy: number; total: number } {
+export function machineCpuS(): { busy: number; total: number } {
   try {
     const line = readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '';
     const values = line.trim().split(/\s+/).slice(1).map(Number);

@@ -145,6 +145,8 @@ export async function runSaturated(
   target: Target,
   stream: EventStream,
   shape: { connections: number; pipelining: number; durationS: number },
+  /** Also receives every latency, so loads run side by side can be merged (bench/cluster.ts). */
+  latencySink?: number[],
 ): Promise<LoadResult> {
   const latencies: number[] = [];
   const checker = new AnswerChecker(stream, target.verifyDecisions);
@@ -167,6 +169,7 @@ export async function runSaturated(
     setupClient: (client: Client) => {
       client.on('response', (_status: number, _bytes: number, responseTimeMs: number) => {
         latencies.push(responseTimeMs);
+        latencySink?.push(responseTimeMs);
       });
     },
   });

@@ -30,8 +30,11 @@ export async function startBulwark(options: {
   expectKey: boolean;
   /** Node flags before the script, e.g. --cpu-prof (which NODE_OPTIONS may not carry). */
   nodeArgs: readonly string[];
+  /** More `bulwark start` arguments, e.g. `--role api` (bench/cluster.ts). */
+  startArgs?: readonly string[];
 }): Promise<RunningServer> {
   const args = [...options.nodeArgs, bulwarkBin, 'start', '--host', '127.0.0.1', '--port', '0'];
+  args.push(...(options.startArgs ?? []));
   if (options.dataDir !== undefined) args.push('--data', options.dataDir);
   const startedMs = performance.now();
   const child = new Child(process.execPath, args, options.env);
@@ -83,7 +86,8 @@ export interface MetricsSample {
   httpSecondsSum: number;
 }
 
-function sumOf(text: string, name: string): number {
+/** Sum of every sample of one metric in a Prometheus text page, over all its labels. */
+export function sumOf(text: string, name: string): number {
   let total = 0;
   for (const line of text.split('\n')) {
     if (line.startsWith('#')) continue;

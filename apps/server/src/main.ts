@@ -11,7 +11,9 @@ import { SandboxWorld } from './adapters/sandbox/world.ts';
 import { ContainmentEngine } from './containment/engine.ts';
 import type { OwnerContact } from './containment/steps.ts';
 import { firstSuspiciousSignInMs } from './containment/suspicion.ts';
-import type { HotStateCache } from './ingest/hot-state.ts';
+import { HotStateCache } from './ingest/hot-state.ts';
+import { startClusterNode, type ClusterNode } from './cluster/node.ts';
+import type { EventProcessor } from './ingest/processor.ts';
 import { ApiKeys } from './auth/api-keys.ts';
 import { CaseService } from './cases/service.ts';
 import type { Config } from './config/config.ts';
@@ -47,13 +49,16 @@ import type { VerificationStore } from './verify/ports.ts';
 import { bundledRiskPolicy } from './rules/bundled.ts';
 import { RuleSetService } from './rules/service.ts';
 import { connectSharedEngines, type SharedEngines } from './shared-engines.ts';
-import { failedAuthPolicy } from './ratelimit/port.ts';
+import { failedAuthPolicy, PeekCachingLimiter } from './ratelimit/port.ts';
 
 export interface Service {
   readonly app: FastifyInstance;
   readonly storage: Storage;
   readonly apiKeys: ApiKeys;
-  readonly processor: IngestProcessor;
+  /** The single-process writer (`--role all`); undefined on a cluster node. */
+  readonly processor: IngestProcessor | undefined;
+  /** The cluster parts of an `api` or `worker` node (docs/scaling.md). */
+  readonly cluster: ClusterNode | undefined;
   readonly logger: Logger;
   /** Step-up challenges and owner alerts; `drainOutbox()` handles logged events now. */
   readonly verification: VerificationService;
@@ -164,6 +169,8 @@ function startContainment(deps: {
   logger: Logger;
   notify: NotifyPort;
   hot: HotStateCache;
+  /** Runs the engine and the store follower; an API node of a cluster only builds the ports. */
+  run: boolean;
 }): { world: SandboxWorld | undefined; engine: ContainmentEngine | undefined; stop(): Promise<void> } {
   const { config, storage, clock, logger } = deps;
   const db = databaseOf(storage);
@@ -205,8 +212,10 @@ function startContainment(deps: {
       }
     },
   });
-  engine.start();
-  store.start();
+  if (deps.run) {
+    engine.start();
+    store.start();
+  }
   return {
     world,
     engine,
@@ -229,6 +238,8 @@ function startReconciliation(deps: {
   logger: Logger;
   world: SandboxWorld | undefined;
   engine: ContainmentEngine | undefined;
+  /** Schedules passes; an API node of a cluster serves the routes only. */
+  run: boolean;
 }): { routes: ReconcileRouteDeps | undefined; stop(): Promise<void> } {
   const db = databaseOf(deps.storage);
   if (deps.world === undefined || db === undefined)
@@ -257,7 +268,7 @@ function startReconciliation(deps: {
     intervalMs: deps.config.reconcileIntervalMs,
     logger: deps.logger,
   });
-  scheduler.start();
+  if (deps.run) scheduler.start();
   return { routes: { reconciler, store, reports }, stop: () => scheduler.stop() };
 }
 
@@ -307,36 +318,73 @@ export async function createService(config: Config, overrides: ServiceOverrides 
     await shared.close();
     throw error;
   }
-  const processor = new IngestProcessor({
-    storage,
-    clock,
-    ids,
-    policy,
-    metrics,
-    onStorageError: (error, during) => {
-      logger.error({ err: error, during }, 'storage failed; events in flight were refused with UNAVAILABLE');
-    },
-    onShadow: (records) => rules.recordShadow(records),
-    options: {
-      accountsMax: config.accountsCachedMax,
-      seriesMax: config.seriesCachedMax,
-      cycleEventsMax: config.cycleEventsMax,
-      priorOutcomesMax: config.priorOutcomesMax,
-      checkpointIntervalMs: config.checkpointIntervalMs,
-      restorePageSize: 2000,
-    },
-  });
+  // `all`: one process decides and writes (ADR 0004). `api`/`worker`: decisions from the state
+  // shared in Redis, events through NATS JetStream, persisted by workers (docs/scaling.md).
+  // Background work (containment, reconciliation, alerts, review deadlines) runs on `all` and
+  // `worker` nodes only.
+  const runsBackground = config.role !== 'api';
+  let processor: IngestProcessor | undefined;
+  let cluster: ClusterNode | undefined;
+  /** Set once containment runs: a worker that persisted a new case wakes it. */
+  let wakeContainment: () => void = () => undefined;
   try {
-    await storage.lockWriter();
-    await processor.start();
+    if (config.role === 'all') {
+      processor = new IngestProcessor({
+        storage,
+        clock,
+        ids,
+        policy,
+        metrics,
+        onStorageError: (error, during) => {
+          logger.error(
+            { err: error, during },
+            'storage failed; events in flight were refused with UNAVAILABLE',
+          );
+        },
+        onShadow: (records) => rules.recordShadow(records),
+        options: {
+          accountsMax: config.accountsCachedMax,
+          seriesMax: config.seriesCachedMax,
+          cycleEventsMax: config.cycleEventsMax,
+          priorOutcomesMax: config.priorOutcomesMax,
+          checkpointIntervalMs: config.checkpointIntervalMs,
+          restorePageSize: 2000,
+        },
+      });
+      await storage.lockWriter();
+      await processor.start();
+    } else {
+      if (shared.redis === undefined || shared.nats === undefined)
+        throw new Error('cluster roles need Redis and NATS (checked by the configuration)');
+      cluster = await startClusterNode({
+        config,
+        redis: shared.redis,
+        nats: shared.nats,
+        storage,
+        rules,
+        clock,
+        ids,
+        policy,
+        logger,
+        metrics,
+        onCasesOpened: () => wakeContainment(),
+      });
+    }
   } catch (error) {
     await storage.close();
     await shared.close();
     throw error;
   }
-  rules.onPolicy((next) => processor.setPolicy(next));
+  rules.onPolicy((next) => {
+    processor?.setPolicy(next);
+    cluster?.setPolicy(next);
+  });
+  const decider: EventProcessor | undefined = processor ?? cluster?.processor;
+  if (decider === undefined) throw new Error('no processor was started');
+  // Account pages read hot state first; a cluster node holds none, so they read PostgreSQL.
+  const hot = processor?.hot ?? new HotStateCache({ accountsMax: 1, seriesMax: 1 });
   const ingest = new IngestService({
-    processor,
+    processor: decider,
     clock,
     clockSkewMaxMs: config.clockSkewMaxMs,
     observer: {
@@ -379,12 +427,22 @@ export async function createService(config: Config, overrides: ServiceOverrides 
   });
   // The alert outbox follows the event log; a failed step is retried on the next tick.
   const outboxTimer = setInterval(() => {
+    if (!runsBackground) return;
     verification.drainOutbox().catch((error: unknown) => {
       logger.warn({ err: error }, 'alert outbox step failed; retrying');
     });
   }, config.alertPollIntervalMs);
   outboxTimer.unref();
-  const containment = startContainment({ config, storage, clock, logger, notify, hot: processor.hot });
+  const containment = startContainment({
+    config,
+    storage,
+    clock,
+    logger,
+    notify,
+    hot,
+    run: runsBackground,
+  });
+  wakeContainment = () => containment.engine?.wake();
   const reconciliation = startReconciliation({
     config,
     storage,
@@ -393,6 +451,7 @@ export async function createService(config: Config, overrides: ServiceOverrides 
     logger,
     world: containment.world,
     engine: containment.engine,
+    run: runsBackground,
   });
   const reviewDb = databaseOf(storage);
   const reviews =
@@ -408,7 +467,7 @@ export async function createService(config: Config, overrides: ServiceOverrides 
   // Held orders nobody reviewed in time are cancelled before their authorization lapses.
   let reviewSweep: Promise<unknown> = Promise.resolve();
   const reviewTimer = setInterval(() => {
-    if (reviews === undefined) return;
+    if (reviews === undefined || !runsBackground) return;
     reviewSweep = reviews.sweepTimeouts().catch((error: unknown) => {
       logger.warn({ err: error }, 'review deadline sweep failed; retrying');
     });
@@ -423,7 +482,7 @@ export async function createService(config: Config, overrides: ServiceOverrides 
     clock,
     ids,
     ingest,
-    accounts: new AccountService({ storage, hot: processor.hot }),
+    accounts: new AccountService({ storage, hot }),
     cases: new CaseService({ storage }),
     apiKeys,
     decisionLog: storage.events,
@@ -457,7 +516,11 @@ export async function createService(config: Config, overrides: ServiceOverrides 
     isReady: () => ready,
     isDraining: () => draining,
     checkStorage: () => storage.ping(),
-    failedAuthLimiter: shared.rateLimiters('failed-auth', failedAuthPolicy),
+    // A peek on every API call: answered from memory while an address is far from its limit.
+    failedAuthLimiter: new PeekCachingLimiter(
+      shared.rateLimiters('failed-auth', failedAuthPolicy),
+      failedAuthPolicy,
+    ),
   });
   let stopping: Promise<void> | undefined;
   return {
@@ -465,6 +528,7 @@ export async function createService(config: Config, overrides: ServiceOverrides 
     storage,
     apiKeys,
     processor,
+    cluster,
     logger,
     verification,
     notify,
@@ -487,11 +551,12 @@ export async function createService(config: Config, overrides: ServiceOverrides 
         await app.close();
         await reviewSweep;
         // The outbox step in flight finishes before storage closes (its cursor is saved).
-        await verification.drainOutbox().catch(() => 0);
+        if (runsBackground) await verification.drainOutbox().catch(() => 0);
         await reconciliation.stop();
         await containment.stop();
         notifier.close();
-        await processor.stop();
+        await processor?.stop();
+        await cluster?.stop();
         await storage.close();
         await shared.close();
       })();

@@ -1,3 +1,4 @@
+import type { Redis } from 'ioredis';
 import type { NatsConnection } from 'nats';
 import type { Logger } from 'pino';
 import { connectNats } from './adapters/nats/jetstream-event-stream.ts';
@@ -18,7 +19,9 @@ import {
  */
 export interface SharedEngines {
   readonly rateLimiters: RateLimiterFactory;
-  /** Connected and checked for JetStream; the ingest processor does not publish to it yet. */
+  /** Connected when REDIS_URL is set: rate limits, and in cluster roles the shared decision state. */
+  readonly redis: Redis | undefined;
+  /** Connected and checked for JetStream when NATS_URL is set: the event stream of cluster roles. */
   readonly nats: NatsConnection | undefined;
   close(): Promise<void>;
 }
@@ -68,6 +71,7 @@ export async function connectSharedEngines(
         });
   return {
     rateLimiters,
+    redis,
     nats,
     async close() {
       redis?.disconnect();

@@ -124,7 +124,7 @@ for (const backend of backends()) {
       assert.equal(outcomes.filter((o) => o === 'allow').length, 9);
       assert.equal(outcomes.filter((o) => o === 'challenge').length, 1);
       assert.equal(outcomes.filter((o) => o === 'deny').length, 90);
-      assert.equal(t.service.processor.hot.account('acct-bf')?.login?.consecutiveFailures, 100);
+      assert.equal(t.service.processor?.hot.account('acct-bf')?.login?.consecutiveFailures, 100);
     });
   });
 }

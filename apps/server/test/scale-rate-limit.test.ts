@@ -8,7 +8,12 @@ import {
   redactUrl,
   RedisRateLimiter,
 } from '../src/adapters/redis/redis-rate-limiter.ts';
-import { MemoryRateLimiter, type DegradedMode, type LimiterName } from '../src/ratelimit/port.ts';
+import {
+  MemoryRateLimiter,
+  PeekCachingLimiter,
+  type DegradedMode,
+  type LimiterName,
+} from '../src/ratelimit/port.ts';
 import { runRateLimiterSuite } from './helpers/rate-limiter-suite.ts';
 import { deleteKeys, freePort, OwnRedis, testRedisUrl, uniquePrefix, untilReady } from './helpers/redis.ts';
 
@@ -150,5 +155,28 @@ describe('Redis rate limiter: memory, start-up and degraded mode', () => {
       ownClient.disconnect();
       await own.stop();
     }
+  });
+});
+
+describe('failed-API-key peeks answered from memory while far from the limit', () => {
+  test('one shared look per address per second; near the limit every peek is shared; a take always is', async () => {
+    const policy = { limit: 4, windowMs: 60_000, keysMax: 100 };
+    const shared = new MemoryRateLimiter(policy);
+    const nodeA = new PeekCachingLimiter(shared, policy, 1_000);
+    const nodeB = new PeekCachingLimiter(shared, policy, 1_000);
+    assert.equal((await nodeA.peek('ip', 0)).allowed, true);
+    // Another node sees four failures: the address is blocked in the shared limiter.
+    for (let i = 0; i < 4; i += 1) await nodeB.take('ip', 10);
+    assert.equal((await nodeB.peek('ip', 20)).allowed, false, 'the node that counted sees it at once');
+    assert.equal((await nodeA.peek('ip', 500)).allowed, true, 'within a second node A answers from memory');
+    assert.equal((await nodeA.peek('ip', 1_000)).allowed, false, 'after it, node A looks again');
+    // Near the limit nothing is remembered: two failures left of four is the edge.
+    const near = new PeekCachingLimiter(new MemoryRateLimiter(policy), policy, 1_000);
+    await near.take('ip2', 0);
+    await near.take('ip2', 0);
+    await near.take('ip2', 0);
+    assert.equal((await near.peek('ip2', 1)).allowed, true);
+    await near.take('ip2', 2);
+    assert.equal((await near.peek('ip2', 3)).allowed, false, 'a peek near the limit was not remembered');
   });
 });

@@ -25,9 +25,21 @@ describe('scale-out configuration', () => {
     assert.throws(() => loadConfig({ BULWARK_NATS_URL: 'redis://a' }), /BULWARK_NATS_URL \(or NATS_URL\)/);
     assert.throws(() => loadConfig({ BULWARK_AUTH_LIMIT_DEGRADED: 'maybe' }), /BULWARK_AUTH_LIMIT_DEGRADED/);
     assert.throws(() => loadConfig({}, { role: 'leader' }), /BULWARK_ROLE \(--role\)/);
+    // A cluster role needs every shared engine, and says which are missing.
+    assert.throws(
+      () => loadConfig({ REDIS_URL: 'redis://a:6379' }, { role: 'api' }),
+      /--role api shares state through PostgreSQL, Redis and NATS JetStream: set DATABASE_URL, NATS_URL/,
+    );
+    const worker = loadConfig(
+      { DATABASE_URL: 'postgres://a/b', REDIS_URL: 'redis://a:6379', NATS_URL: 'nats://a:4222' },
+      { role: 'worker' },
+    );
+    assert.equal(worker.role, 'worker');
+    assert.equal(worker.streamPartitions, 16);
+    assert.equal(worker.clusterLoginDegraded, 'closed');
   });
 
-  test('bulwark start refuses an unreachable Redis or NATS (exit 78, URL without password) and an unbuilt role', async () => {
+  test('bulwark start refuses an unreachable Redis or NATS (exit 78, URL without password) and a role without its engines', async () => {
     const scratch = mkdtempSync(join(tmpdir(), 'bulwark-scale-'));
     try {
       const data = join(scratch, 'never-created');
@@ -46,7 +58,7 @@ describe('scale-out configuration', () => {
       assert.equal(nats.status, 78, nats.stderr);
       assert.match(nats.stderr, new RegExp(`NATS at nats://u:\\*\\*\\*@127\\.0\\.0\\.1:${String(port)}`));
       assert.equal(role.status, 78, role.stderr);
-      assert.match(role.stderr, /"worker" is not available yet/);
+      assert.match(role.stderr, /--role worker shares state .*: set DATABASE_URL, REDIS_URL, NATS_URL/);
       for (const refused of [redis, nats, role]) {
         assert.doesNotMatch(refused.stderr, /pa55word/);
         assert.doesNotMatch(refused.stderr, /\n\s+at /, 'no stack trace');

@@ -63,11 +63,6 @@ async function start(args: string[], env: NodeJS.ProcessEnv, io: Io): Promise<nu
     dataDir: values.data,
     role: values.role,
   });
-  // Split roles are designed (docs/scaling.md) but not built: refuse rather than run something else.
-  if (config.role !== 'all')
-    throw new ConfigError(
-      `BULWARK_ROLE (--role): "${config.role}" is not available yet; this release runs every part in one node (all). See docs/scaling.md`,
-    );
   const service = await createService(config);
   let firstKey: string | undefined;
   if (config.nodeEnv !== 'production' && (await service.apiKeys.countActive()) === 0) {
@@ -84,7 +79,11 @@ async function start(args: string[], env: NodeJS.ProcessEnv, io: Io): Promise<nu
   const url = await service.listen();
   const where =
     config.databaseUrl === undefined ? `embedded PGlite in ${config.dataDir}` : 'PostgreSQL (DATABASE_URL)';
-  io.out(`Bulwark ${version} is ready (${where})\n`);
+  const role =
+    config.role === 'all'
+      ? ''
+      : `, role ${config.role}, shared state in Redis, events through NATS JetStream stream ${config.streamName}`;
+  io.out(`Bulwark ${version} is ready (${where}${role})\n`);
   io.out(`  API:      ${url}/v1/events\n`);
   io.out(`  OpenAPI:  ${url}/v1/openapi.json\n`);
   const signInHint =

@@ -93,10 +93,49 @@ export const configSchema = z
       .string()
       .regex(/^(nats|tls|ws|wss):\/\//, { error: 'must be a nats://, tls://, ws:// or wss:// URL' })
       .optional(),
-    /** What this node runs: `all` (default), `api` or `worker`; only `all` is implemented (docs/scaling.md). */
+    /**
+     * What this node runs (docs/scaling.md): `all` (default) is the single process; `api` decides
+     * from the state shared in Redis and publishes to NATS; `worker` does that too and persists the
+     * stream to PostgreSQL and runs containment, reconciliation, alerts and review deadlines.
+     */
     role: z.enum(['api', 'worker', 'all']).default('all'),
+    /** The JetStream stream of decided events (cluster roles). */
+    streamName: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]{1,64}$/, { error: 'letters, digits, _ - (at most 64)' })
+      .default('BULWARK_EVENTS'),
+    /** Subjects are `<prefix>.events.<partition>`. */
+    streamSubjectPrefix: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]{1,64}$/, { error: 'letters, digits, _ - (at most 64)' })
+      .default('bulwark'),
+    /** Partitions of the stream; fixed once the stream exists (changing it re-hashes accounts). */
+    streamPartitions: integer(16, 1, 1024),
+    /** Events a worker persists together per partition. */
+    persistBatchMax: integer(64, 1, 1000),
+    /** Sign-ins and sensitive actions while the shared state is unreachable: `open` allows, `closed` challenges. */
+    clusterLoginDegraded: z.enum(['open', 'closed']).default('closed'),
+    /** Orders while the shared state is unreachable: `open` allows, `closed` holds for review. */
+    clusterOrderDegraded: z.enum(['open', 'closed']).default('open'),
+    /** Days an account's shared state outlives its last change (the login profile keeps six months). */
+    clusterAccountTtlDays: integer(200, 1, 3650),
+    /** Days the shared store remembers an event id's decision; older repeats are answered from PostgreSQL. */
+    clusterOutcomeTtlDays: integer(7, 1, 365),
   })
   .superRefine((config, ctx) => {
+    if (config.role !== 'all') {
+      const missing = [
+        config.databaseUrl === undefined ? 'DATABASE_URL' : undefined,
+        config.redisUrl === undefined ? 'REDIS_URL' : undefined,
+        config.natsUrl === undefined ? 'NATS_URL' : undefined,
+      ].filter((name) => name !== undefined);
+      if (missing.length > 0)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['role'],
+          message: `--role ${config.role} shares state through PostgreSQL, Redis and NATS JetStream: set ${missing.join(', ')} (docs/scaling.md)`,
+        });
+    }
     if (config.nodeEnv !== 'production') return;
     if (config.secret === developmentSecret || config.secret.length === 0) {
       ctx.addIssue({
@@ -162,6 +201,14 @@ export const environmentNames = {
   verifyLimitDegraded: 'BULWARK_VERIFY_LIMIT_DEGRADED',
   authLimitDegraded: 'BULWARK_AUTH_LIMIT_DEGRADED',
   natsUrl: 'BULWARK_NATS_URL',
+  streamName: 'BULWARK_STREAM_NAME',
+  streamSubjectPrefix: 'BULWARK_STREAM_SUBJECT_PREFIX',
+  streamPartitions: 'BULWARK_STREAM_PARTITIONS',
+  persistBatchMax: 'BULWARK_PERSIST_BATCH_MAX',
+  clusterLoginDegraded: 'BULWARK_CLUSTER_LOGIN_DEGRADED',
+  clusterOrderDegraded: 'BULWARK_CLUSTER_ORDER_DEGRADED',
+  clusterAccountTtlDays: 'BULWARK_CLUSTER_ACCOUNT_TTL_DAYS',
+  clusterOutcomeTtlDays: 'BULWARK_CLUSTER_OUTCOME_TTL_DAYS',
   role: 'BULWARK_ROLE',
 } as const satisfies Record<keyof z.infer<typeof configSchema>, string>;
 

@@ -29,6 +29,9 @@ export class LruMap<K, V> {
       if (oldest.done !== true) this.#entries.delete(oldest.value);
     }
   }
+  delete(key: K): boolean {
+    return this.#entries.delete(key);
+  }
   clear(): void {
     this.#entries.clear();
   }

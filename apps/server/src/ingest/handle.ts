@@ -5,7 +5,7 @@ import type { RiskPolicy } from '../risk/domain/policy.ts';
 import { defaultPlaybookSelector } from '../containment/domain/triggers.ts';
 import type { ShadowVerdict } from '../risk/domain/orders/assess.ts';
 import type { CaseRecord, EventRecord, PriorOutcome } from '../storage/ports.ts';
-import type { HotStateCache } from './hot-state.ts';
+import type { HotState } from '../risk/domain/decider.ts';
 import type { ValidEvent } from './validate.ts';
 
 export type HandleOutcome =
@@ -33,7 +33,7 @@ export interface PriorOutcomes {
  */
 export function handleEvent(
   valid: ValidEvent,
-  hot: HotStateCache,
+  hot: HotState,
   prior: PriorOutcomes,
   ids: IdGenerator,
   policy: RiskPolicy,

@@ -16,6 +16,17 @@ export type SubmitOutcome =
   | { ok: true; decision: Decision; duplicate: boolean }
   | { ok: false; code: 'EVENT_ID_CONFLICT' | 'UNAVAILABLE'; message: string; eventId: string };
 
+/**
+ * Decides validated events in order and answers once each is durable: the single-process writer
+ * below, or an API node of a cluster (cluster/api-processor.ts).
+ */
+export interface EventProcessor {
+  /** Queues events; each answer arrives once its event is decided and durably accepted. */
+  submit(items: readonly ValidEvent[], receivedAtMs: number): Promise<SubmitOutcome[]>;
+  /** The decision already given to an event id, if any. */
+  storedDecision(eventId: string): Promise<Decision | undefined>;
+}
+
 export interface ProcessorOptions extends HotStateLimits {
   /** Events decided and written together at most; the rest wait for the next cycle. */
   readonly cycleEventsMax: number;
@@ -64,7 +75,7 @@ interface Pending {
  * A crash after the answer loses nothing: the log has it. Hot state is written behind by
  * checkpoints and rebuilt at start from the last checkpoint plus the log after it.
  */
-export class IngestProcessor {
+export class IngestProcessor implements EventProcessor {
   readonly #storage: Storage;
   readonly #clock: Clock;
   readonly #ids: IdGenerator;

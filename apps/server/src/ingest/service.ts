@@ -1,6 +1,6 @@
 import type { Decision, EventError } from '@bulwark/contracts';
 import type { Clock } from '../core/clock.ts';
-import type { IngestProcessor } from './processor.ts';
+import type { EventProcessor } from './processor.ts';
 import { validateEvent, type ValidEvent } from './validate.ts';
 
 export type IngestAnswer = { ok: true; decision: Decision } | { ok: false; error: EventError };
@@ -16,13 +16,13 @@ export interface IngestObserver {
  * neighbour was invalid.
  */
 export class IngestService {
-  readonly #processor: IngestProcessor;
+  readonly #processor: EventProcessor;
   readonly #clock: Clock;
   readonly #clockSkewMaxMs: number;
   readonly #observer: IngestObserver | undefined;
 
   constructor(deps: {
-    processor: IngestProcessor;
+    processor: EventProcessor;
     clock: Clock;
     clockSkewMaxMs: number;
     observer?: IngestObserver;

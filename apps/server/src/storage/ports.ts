@@ -59,12 +59,40 @@ export interface EventLog {
    * sequence number given to each record. An id already stored fails the whole append.
    */
   append(records: readonly EventRecord[], openedCases: readonly CaseRecord[]): Promise<number[]>;
+  /**
+   * Appends what cluster workers take from the event stream, where every message may come more
+   * than once and an account's messages may come out of order. In one transaction: records whose
+   * id is already stored are skipped; cases already stored are skipped and start no second run
+   * (as is a case for an account that already has another one open); an account's state is
+   * written only when no newer version is stored. Answers what was new.
+   */
+  appendDecided(
+    records: readonly EventRecord[],
+    openedCases: readonly CaseRecord[],
+    accounts: readonly VersionedAccountState[],
+  ): Promise<DecidedAppend>;
   /** An account's events, newest first, strictly older than `beforeSeq` when given. */
   readAccount(accountId: string, page: { beforeSeq?: number; limit: number }): Promise<StoredEvent[]>;
   /** Events with a sequence number greater than `afterSeq`, oldest first. */
   readAfter(afterSeq: number, limit: number): Promise<StoredEvent[]>;
   /** Decided events of every account, newest first, narrowed by the filter (the console's list). */
   readDecisions(filter: DecisionFilter): Promise<StoredEvent[]>;
+}
+
+/** An account's state with the version the cluster's shared decision store gave it. */
+export interface VersionedAccountState {
+  state: AccountState;
+  version: number;
+}
+
+/** What `appendDecided` wrote; anything absent was already stored (or is older than what is). */
+export interface DecidedAppend {
+  /** Sequence numbers of the records that were new, by event id. */
+  appended: Map<string, number>;
+  /** Ids of the cases inserted (their runs started with them). */
+  openedCases: string[];
+  /** Accounts whose stored state was replaced or first written. */
+  updatedAccounts: string[];
 }
 
 export interface DecisionFilter {

@@ -21,6 +21,14 @@ export interface Delivery {
 /** Handles one event; throwing asks for redelivery (dead letter after the configured attempts). */
 export type StreamHandler = (event: StreamEvent, delivery: Delivery) => Promise<void>;
 
+/**
+ * Handles up to `max` consecutive events of one partition, in order; `deliveries[i]` belongs to
+ * `events[i]`. Returning acknowledges them all; throwing gives them all again, in order, after the
+ * retry delay. After a failed batch the consumer takes those events one at a time, so one that
+ * keeps failing is dead-lettered on its own while the others go through.
+ */
+export type BatchHandler = (events: readonly StreamEvent[], deliveries: readonly Delivery[]) => Promise<void>;
+
 export interface StreamConsumer {
   /** Stops after the event in hand (acknowledged if its handler finished). */
   stop(): Promise<void>;
@@ -32,6 +40,11 @@ export interface EventStream {
   publish(event: StreamEvent): Promise<{ partition: number; sequence: number; duplicate: boolean }>;
   /** Starts the durable consumer of one partition (it resumes where the last one stopped). */
   consume(partition: number, handler: StreamHandler): StreamConsumer;
+  /**
+   * Like `consume`, `max` events at a time (fewer when fewer are waiting): one handler call, and
+   * so one transaction, per batch. Order and one consumer per partition hold as for `consume`.
+   */
+  consumeBatch(partition: number, handler: BatchHandler, options: { max: number }): StreamConsumer;
   close(): Promise<void>;
 }
 

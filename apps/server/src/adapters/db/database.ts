@@ -16,6 +16,7 @@ import * as consoleMore from './migrations/0009_console_more.ts';
 import * as compactCheckpoints from './migrations/0010_compact_checkpoints.ts';
 import * as reviews from './migrations/0011_reviews.ts';
 import * as openSteps from './migrations/0012_open_steps.ts';
+import * as accountVersions from './migrations/0013_account_versions.ts';
 
 export type DatabaseKind = 'pglite' | 'postgres';
 
@@ -56,6 +57,7 @@ const migrations: Record<string, Migration> = {
   '0010_compact_checkpoints': compactCheckpoints,
   '0011_reviews': reviews,
   '0012_open_steps': openSteps,
+  '0013_account_versions': accountVersions,
 };
 
 const provider: MigrationProvider = { getMigrations: () => Promise.resolve(migrations) };
@@ -65,6 +67,11 @@ export async function openDatabase(options: DatabaseOptions): Promise<DatabaseHa
     const pool = new pg.Pool({ connectionString: options.databaseUrl, max: options.poolSize ?? 8 });
     // A broken idle connection must not crash the process; the next query reports the outage.
     pool.on('error', () => undefined);
+    // Nor one ended while a query or transaction holds it (the server restarted, or ended our
+    // backends): the pool listens only to idle clients, and the query in flight fails anyway.
+    pool.on('connect', (client) => {
+      client.on('error', () => undefined);
+    });
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
     const databaseUrl = options.databaseUrl;
     let lockClient: pg.Client | undefined;

@@ -9,6 +9,7 @@ import type {
   CaseRecord,
   CaseStatus,
   CaseStore,
+  DecidedAppend,
   DecisionFilter,
   EventLog,
   EventRecord,
@@ -17,6 +18,7 @@ import type {
   StateStore,
   Storage,
   StoredEvent,
+  VersionedAccountState,
 } from '../../storage/ports.ts';
 import { KyselyConsoleStore } from './console-store.ts';
 import { KyselyRunStore, startRuns } from './containment-store.ts';
@@ -92,6 +94,120 @@ async function insertCases(trx: Transaction<Database>, cases: readonly CaseRecor
     .execute();
 }
 
+/**
+ * Inserts records in their order and answers the sequence number given to each, by event id.
+ * All rows travel as one JSON parameter that the server expands (jsonb_to_recordset): one
+ * statement, one bind value, however many events, and far less client work than bind lists. With
+ * `skipStored` an id already stored (or repeated in `records`) is skipped instead of failing.
+ */
+async function insertEvents(
+  db: Kysely<Database>,
+  records: readonly EventRecord[],
+  options: { skipStored: boolean },
+): Promise<Map<string, number>> {
+  if (records.length === 0) return new Map();
+  const rows = records.map((r, position) => ({
+    position,
+    event_id: r.eventId,
+    account_id: r.accountId ?? null,
+    type: r.type,
+    at: new Date(r.atMs).toISOString(),
+    received_at: new Date(r.receivedAtMs).toISOString(),
+    decided_at: new Date(r.decidedAtMs).toISOString(),
+    content_hash: r.contentHash,
+    payload: r.event,
+    decision: r.decision,
+    outcome: r.decision.decision,
+    score: r.decision.score,
+    policy_version: r.policyVersion,
+  }));
+  const onConflict = options.skipStored ? sql`on conflict (event_id) do nothing` : sql``;
+  const result = await sql<{ event_id: string; seq: string | number }>`
+    insert into events (event_id, account_id, type, at, received_at, decided_at, content_hash, payload,
+                        decision, outcome, score, policy_version)
+    select e.event_id, e.account_id, e.type, e.at::timestamptz, e.received_at::timestamptz,
+           e.decided_at::timestamptz, e.content_hash, e.payload, e.decision, e.outcome, e.score, e.policy_version
+    from jsonb_to_recordset(${JSON.stringify(rows)}::jsonb)
+         as e(position integer, event_id text, account_id text, type text, at text, received_at text, decided_at text,
+              content_hash text, payload jsonb, decision jsonb, outcome text, score smallint,
+              policy_version text)
+    order by e.position
+    ${onConflict}
+    returning event_id, seq`.execute(db);
+  return new Map(result.rows.map((row) => [row.event_id, Number(row.seq)]));
+}
+
+/**
+ * Inserts the cases not stored yet and answers their ids. A case already stored (a redelivery)
+ * or one for an account that already has another case open is skipped rather than failing the
+ * write: the event that opened it is in the log either way, and one open case per account holds.
+ */
+async function insertNewCases(
+  trx: Transaction<Database>,
+  cases: readonly CaseRecord[],
+): Promise<Set<string>> {
+  if (cases.length === 0) return new Set();
+  const rows = await trx
+    .insertInto('cases')
+    .values(
+      cases.map((c) => ({
+        case_id: c.caseId,
+        account_id: c.accountId,
+        status: c.status,
+        reported_by: c.reportedBy,
+        opened_at: new Date(c.openedAtMs),
+        since: c.sinceMs === undefined ? null : new Date(c.sinceMs),
+        opened_by_event_id: c.openedByEventId,
+        updated_at: new Date(c.openedAtMs),
+      })),
+    )
+    .onConflict((oc) => oc.doNothing())
+    .returning('case_id')
+    .execute();
+  return new Set(rows.map((row) => row.case_id));
+}
+
+/**
+ * Writes each account's state unless the row already holds the same or a newer version; answers
+ * the accounts written. Only the newest of several states of one account is sent (one statement
+ * may not change a row twice).
+ */
+async function upsertNewerAccounts(
+  trx: Transaction<Database>,
+  accounts: readonly VersionedAccountState[],
+): Promise<string[]> {
+  const newest = new Map<string, VersionedAccountState>();
+  for (const account of accounts) {
+    const held = newest.get(account.state.accountId);
+    if (held === undefined || held.version < account.version) newest.set(account.state.accountId, account);
+  }
+  if (newest.size === 0) return [];
+  const rows = [...newest.values()].map(({ state, version }) => ({
+    account_id: state.accountId,
+    // Kept as the JSON text the server wrote (0010_compact_checkpoints): a string inside the parameter.
+    state: JSON.stringify(state),
+    first_seen_at: new Date(state.firstSeenAt).toISOString(),
+    last_seen_at: new Date(state.lastSeenAt).toISOString(),
+    risk: state.risk,
+    open_case_id: state.openCaseId ?? null,
+    version,
+  }));
+  const result = await sql<{ account_id: string }>`
+    insert into accounts (account_id, state, first_seen_at, last_seen_at, risk, open_case_id, updated_at, version)
+    select a.account_id, a.state, a.first_seen_at::timestamptz, a.last_seen_at::timestamptz, a.risk,
+           a.open_case_id, now(), a.version
+    from jsonb_to_recordset(${JSON.stringify(rows)}::jsonb)
+         as a(account_id text, state text, first_seen_at text, last_seen_at text, risk smallint,
+              open_case_id text, version bigint)
+    on conflict (account_id) do update set
+      state = excluded.state, first_seen_at = excluded.first_seen_at, last_seen_at = excluded.last_seen_at,
+      risk = excluded.risk, open_case_id = excluded.open_case_id, updated_at = excluded.updated_at,
+      version = excluded.version
+    where accounts.version is null or accounts.version < excluded.version
+    returning account_id`.execute(trx);
+  return result.rows.map((row) => row.account_id);
+}
+
 class KyselyEventLog implements EventLog {
   readonly #db: Kysely<Database>;
   constructor(db: Kysely<Database>) {
@@ -115,37 +231,8 @@ class KyselyEventLog implements EventLog {
 
   async append(records: readonly EventRecord[], openedCases: readonly CaseRecord[]): Promise<number[]> {
     if (records.length === 0 && openedCases.length === 0) return [];
-    // All rows travel as one JSON parameter that the server expands (jsonb_to_recordset): one
-    // statement, one bind value, however many events, and far less client work than bind lists.
     const write = async (db: Kysely<Database>): Promise<number[]> => {
-      if (records.length === 0) return [];
-      const rows = records.map((r, position) => ({
-        position,
-        event_id: r.eventId,
-        account_id: r.accountId ?? null,
-        type: r.type,
-        at: new Date(r.atMs).toISOString(),
-        received_at: new Date(r.receivedAtMs).toISOString(),
-        decided_at: new Date(r.decidedAtMs).toISOString(),
-        content_hash: r.contentHash,
-        payload: r.event,
-        decision: r.decision,
-        outcome: r.decision.decision,
-        score: r.decision.score,
-        policy_version: r.policyVersion,
-      }));
-      const result = await sql<{ event_id: string; seq: string | number }>`
-        insert into events (event_id, account_id, type, at, received_at, decided_at, content_hash, payload,
-                            decision, outcome, score, policy_version)
-        select e.event_id, e.account_id, e.type, e.at::timestamptz, e.received_at::timestamptz,
-               e.decided_at::timestamptz, e.content_hash, e.payload, e.decision, e.outcome, e.score, e.policy_version
-        from jsonb_to_recordset(${JSON.stringify(rows)}::jsonb)
-             as e(position integer, event_id text, account_id text, type text, at text, received_at text, decided_at text,
-                  content_hash text, payload jsonb, decision jsonb, outcome text, score smallint,
-                  policy_version text)
-        order by e.position
-        returning event_id, seq`.execute(db);
-      const seqById = new Map(result.rows.map((row) => [row.event_id, Number(row.seq)]));
+      const seqById = await insertEvents(db, records, { skipStored: false });
       return records.map((r) => seqById.get(r.eventId) ?? 0);
     };
     // One statement is atomic by itself; more than one needs a transaction.
@@ -155,6 +242,26 @@ class KyselyEventLog implements EventLog {
       await insertCases(trx, openedCases);
       await startRuns(trx, openedCases);
       return seqs;
+    });
+  }
+
+  async appendDecided(
+    records: readonly EventRecord[],
+    openedCases: readonly CaseRecord[],
+    accounts: readonly VersionedAccountState[],
+  ): Promise<DecidedAppend> {
+    if (records.length === 0 && openedCases.length === 0 && accounts.length === 0)
+      return { appended: new Map(), openedCases: [], updatedAccounts: [] };
+    return this.#db.transaction().execute(async (trx) => {
+      const appended = await insertEvents(trx, records, { skipStored: true });
+      const inserted = await insertNewCases(trx, openedCases);
+      // Only the cases inserted now start a run: a redelivered case already has its own.
+      await startRuns(
+        trx,
+        openedCases.filter((c) => inserted.has(c.caseId)),
+      );
+      const updatedAccounts = await upsertNewerAccounts(trx, accounts);
+      return { appended, openedCases: [...inserted], updatedAccounts };
     });
   }
 

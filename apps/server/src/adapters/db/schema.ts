@@ -30,6 +30,8 @@ export interface AccountsTable {
   risk: number;
   open_case_id: string | null;
   updated_at: Timestamp;
+  /** The shared store's version of `state` (0013_account_versions); null from a single-node checkpoint. */
+  version: string | number | null;
 }
 
 /** A view over `accounts.state -> 'devices'` (read-only). */

@@ -7,6 +7,7 @@ import {
   nanos,
   RetentionPolicy,
   StorageType,
+  type Consumer,
   type JetStreamClient,
   type JetStreamManager,
   type JsMsg,
@@ -15,6 +16,8 @@ import {
 import { ConfigError } from '../../config/config.ts';
 import {
   partitionOf,
+  type BatchHandler,
+  type Delivery,
   type EventStream,
   type StreamConsumer,
   type StreamEvent,
@@ -33,6 +36,12 @@ export interface JetStreamOptions {
   readonly deliveriesMax: number;
   /** Wait before a failed event is given again. */
   readonly retryDelayMs: number;
+  /**
+   * A publish not acknowledged in this time fails (default 1,000 ms). While the server is away
+   * the client holds publishes for its reconnect; a caller with a latency budget must not wait
+   * for that.
+   */
+  readonly publishTimeoutMs?: number;
   /** Copies of the stream in a JetStream cluster (1 on a single server). */
   readonly replicas?: number;
   /** How long one pull waits for an event before asking again (bounds stop()); at least 1000 (the client's floor). */
@@ -154,36 +163,31 @@ export class JetStreamEventStream implements EventStream {
       {
         // JetStream stores a repeated id once within the duplicate window.
         msgID: event.eventId,
+        timeout: this.#options.publishTimeoutMs ?? 1_000,
       },
     );
     return { partition, sequence: ack.seq, duplicate: ack.duplicate };
   }
 
   consume(partition: number, handler: StreamHandler): StreamConsumer {
+    return this.consumeBatch(
+      partition,
+      async ([event], [delivery]) => {
+        if (event !== undefined && delivery !== undefined) await handler(event, delivery);
+      },
+      { max: 1 },
+    );
+  }
+
+  consumeBatch(partition: number, handler: BatchHandler, options: { max: number }): StreamConsumer {
     if (!Number.isInteger(partition) || partition < 0 || partition >= this.#options.partitions)
       throw new RangeError(`partition must be 0…${String(this.#options.partitions - 1)}`);
+    if (!Number.isInteger(options.max) || options.max < 1 || options.max > maxBatch)
+      throw new RangeError(`max must be 1…${String(maxBatch)}`);
     let stopped = false;
     // Read through a call: stop() flips it while the loop awaits.
-    const isStopped = (): boolean => stopped;
-    const loop = (async () => {
-      const consumer = await this.#js.consumers.get(this.#options.stream, consumerName(partition));
-      while (!isStopped() && !this.#connection.isClosed()) {
-        let batch;
-        try {
-          batch = await consumer.fetch({
-            max_messages: 1,
-            expires: Math.max(1000, this.#options.pullWaitMs ?? 1000),
-          });
-        } catch (error) {
-          if (isStopped() || this.#connection.isClosed()) return;
-          // The server may be restarting: wait a moment rather than spin.
-          this.#options.onProblem?.({ kind: 'retry', partition, error });
-          await new Promise((resolve) => setTimeout(resolve, fetchRetryDelayMs));
-          continue;
-        }
-        for await (const message of batch) await this.#handle(partition, message, handler);
-      }
-    })().catch((error: unknown) => {
+    const isStopped = (): boolean => stopped || this.#connection.isClosed();
+    const loop = this.#run(partition, handler, options.max, isStopped).catch((error: unknown) => {
       // The connection closed under the consumer (a crash or shutdown): what it held comes again.
       this.#options.onProblem?.({ kind: 'retry', partition, error });
     });
@@ -198,34 +202,148 @@ export class JetStreamEventStream implements EventStream {
     return handle;
   }
 
-  async #handle(partition: number, message: JsMsg, handler: StreamHandler): Promise<void> {
-    const event = readEvent(message.data);
-    const attempt = message.info.deliveryCount;
-    if (event === undefined) {
-      // Nothing can ever handle it: straight to the dead letter.
-      await this.#deadLetter(partition, message, attempt, 'undecodable event');
-      return;
+  async #run(partition: number, handler: BatchHandler, max: number, isStopped: () => boolean): Promise<void> {
+    const { stream } = this.#options;
+    const durable = consumerName(partition);
+    // Up to `max` unacknowledged at once: the batch in hand, and nothing beyond it, since the
+    // next fetch comes only after the batch is acknowledged (or given back).
+    await this.#jsm.consumers.update(stream, durable, { max_ack_pending: max });
+    const info = await this.#jsm.consumers.info(stream, durable);
+    if (info.num_ack_pending > 0) {
+      // A consumer that died left events unacknowledged. Once their ack wait is over the server
+      // gives them again before anything newer; pulling earlier could hand us newer events first
+      // (up to `max` may be pending), breaking the partition's order.
+      await sleepUnless(this.#options.ackWaitMs + leftoverMarginMs, isStopped);
     }
+    const consumer = await this.#js.consumers.get(stream, durable);
+    while (!isStopped()) {
+      const messages = await this.#fetch(consumer, partition, max, isStopped);
+      if (messages.length > 0) await this.#handleBatch(partition, messages, handler, isStopped);
+    }
+  }
+
+  /** Up to `max` events waiting now (waiting up to the pull wait for the first); none on a failed pull. */
+  async #fetch(
+    consumer: Consumer,
+    partition: number,
+    max: number,
+    isStopped: () => boolean,
+  ): Promise<JsMsg[]> {
+    const messages: JsMsg[] = [];
+    const expires = Math.max(1000, this.#options.pullWaitMs ?? 1000);
     try {
-      await handler(event, { partition, attempt, sequence: message.seq });
+      const first = await consumer.next({ expires });
+      if (first === null) return messages;
+      messages.push(first);
+      // A pull for a full batch would wait until the batch fills; the first event tells how many
+      // more are waiting, and a pull for that many answers at once.
+      const more = Math.min(max - 1, first.info.pending);
+      if (more > 0)
+        for await (const message of await consumer.fetch({ max_messages: more, expires }))
+          messages.push(message);
     } catch (error) {
-      if (attempt >= this.#options.deliveriesMax) {
-        this.#options.onProblem?.({ kind: 'dead-letter', partition, error });
-        await this.#deadLetter(
-          partition,
-          message,
-          attempt,
-          error instanceof Error ? error.message : String(error),
-        );
-      } else {
-        this.#options.onProblem?.({ kind: 'retry', partition, error });
-        message.nak(this.#options.retryDelayMs);
-      }
-      return;
+      if (isStopped()) return messages;
+      // The server may be restarting: wait a moment rather than spin.
+      this.#options.onProblem?.({ kind: 'retry', partition, error });
+      await sleepUnless(fetchRetryDelayMs, isStopped);
     }
-    // Waits for the server to record the ack, so a crash after this point never redelivers. If
-    // the connection is gone the ack is lost and the event comes again (at least once).
-    await message.ackAck().catch(() => false);
+    return messages;
+  }
+
+  /**
+   * Hands a batch to the handler and settles it. A failed batch is kept in hand and its events
+   * are tried again one at a time, in order, so one that keeps failing is dead-lettered on its
+   * own; giving them back to the server instead would let a retried event come after later ones.
+   */
+  async #handleBatch(
+    partition: number,
+    messages: readonly JsMsg[],
+    handler: BatchHandler,
+    isStopped: () => boolean,
+  ): Promise<void> {
+    const events: StreamEvent[] = [];
+    const taken: JsMsg[] = [];
+    for (const message of messages) {
+      const event = readEvent(message.data);
+      if (event === undefined) {
+        // Nothing can ever handle it: straight to the dead letter.
+        await this.#deadLetter(partition, message, message.info.deliveryCount, 'undecodable event');
+      } else {
+        events.push(event);
+        taken.push(message);
+      }
+    }
+    if (taken.length === 0) return;
+    if (taken.length > 1) {
+      try {
+        await handler(
+          events,
+          taken.map((m) => this.#delivery(partition, m, 0)),
+        );
+        await acknowledge(taken);
+        return;
+      } catch (error) {
+        this.#options.onProblem?.({ kind: 'retry', partition, error });
+        await new Promise((resolve) => setTimeout(resolve, this.#options.retryDelayMs));
+      }
+    }
+    // One try is spent when the batch failed.
+    const spent = taken.length > 1 ? 1 : 0;
+    for (let i = 0; i < taken.length; i += 1) {
+      const settled = await this.#handleOne(
+        partition,
+        taken.slice(i),
+        events[i] as StreamEvent,
+        spent,
+        handler,
+        isStopped,
+      );
+      if (!settled) {
+        // Stopping: the rest go back, in order, for the next consumer.
+        for (const rest of taken.slice(i)) rest.nak();
+        return;
+      }
+    }
+  }
+
+  /**
+   * Tries one event (the first of `held`, the rest of the batch still in hand) until it succeeds
+   * or is dead-lettered; false if stopped before either.
+   */
+  async #handleOne(
+    partition: number,
+    held: readonly JsMsg[],
+    event: StreamEvent,
+    spent: number,
+    handler: BatchHandler,
+    isStopped: () => boolean,
+  ): Promise<boolean> {
+    const message = held[0] as JsMsg;
+    for (let extra = spent; ; extra += 1) {
+      const delivery = this.#delivery(partition, message, extra);
+      try {
+        await handler([event], [delivery]);
+        await acknowledge([message]);
+        return true;
+      } catch (error) {
+        if (delivery.attempt >= this.#options.deliveriesMax) {
+          this.#options.onProblem?.({ kind: 'dead-letter', partition, error });
+          const reason = error instanceof Error ? error.message : String(error);
+          await this.#deadLetter(partition, message, delivery.attempt, reason);
+          return true;
+        }
+        this.#options.onProblem?.({ kind: 'retry', partition, error });
+      }
+      await new Promise((resolve) => setTimeout(resolve, this.#options.retryDelayMs));
+      if (isStopped()) return false;
+      // Still ours: the server must not give them to another consumer meanwhile.
+      for (const kept of held) kept.working();
+    }
+  }
+
+  /** The delivery as the handler sees it: the server's count plus the tries made while holding it. */
+  #delivery(partition: number, message: JsMsg, extra: number): Delivery {
+    return { partition, attempt: message.info.deliveryCount + extra, sequence: message.seq };
   }
 
   async #deadLetter(partition: number, message: JsMsg, attempt: number, reason: string): Promise<void> {
@@ -283,6 +401,26 @@ export class JetStreamEventStream implements EventStream {
 
 /** Wait after a failed pull before the next (the server is away or restarting). */
 const fetchRetryDelayMs = 250;
+/** Beyond the ack wait, before a consumer that found events left unacknowledged pulls. */
+const leftoverMarginMs = 250;
+/** The largest batch a consumer takes. */
+const maxBatch = 10_000;
+
+/**
+ * Acknowledges in order, waiting for the server to record the last: a crash after this never
+ * redelivers them. If the connection is gone the acks are lost and the events come again.
+ */
+async function acknowledge(messages: readonly JsMsg[]): Promise<void> {
+  for (const message of messages.slice(0, -1)) message.ack();
+  await messages[messages.length - 1]?.ackAck().catch(() => false);
+}
+
+/** Sleeps `ms`, ending early once `stopped()` holds. */
+async function sleepUnless(ms: number, stopped: () => boolean): Promise<void> {
+  const end = Date.now() + ms;
+  while (!stopped() && Date.now() < end)
+    await new Promise((resolve) => setTimeout(resolve, Math.min(50, end - Date.now())));
+}
 
 function consumerName(partition: number): string {
   return `partition-${String(partition)}`;

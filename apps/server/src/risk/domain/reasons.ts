@@ -44,5 +44,7 @@ export const reasonCodes = [
   'model_score_high',
   'model_contribution',
   'rule_match',
+  // Cluster mode (docs/scaling.md): decided without the shared state, from the event alone.
+  'shared_state_unavailable',
 ] as const;
 export type ReasonCode = (typeof reasonCodes)[number];

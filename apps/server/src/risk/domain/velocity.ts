@@ -51,7 +51,8 @@ export class WindowSeries {
     if (snapshot !== undefined) {
       this.#times = [...snapshot.t];
       this.#values = [...snapshot.v];
-      this.#labels = snapshot.k === undefined ? undefined : [...snapshot.k];
+      // Snapshots written before labels were sized right carry one trailing null too many.
+      this.#labels = snapshot.k === undefined ? undefined : snapshot.k.slice(0, snapshot.t.length);
       this.#droppedUpToMs = snapshot.droppedUpToMs;
     }
   }
@@ -71,7 +72,9 @@ export class WindowSeries {
       this.#times.splice(index, 0, atMs);
       this.#values.splice(index, 0, value);
     }
-    if (label !== undefined && this.#labels === undefined) this.#labels = this.#times.map(() => null);
+    // The first label: every earlier entry (all but the one just inserted) is unlabelled.
+    if (label !== undefined && this.#labels === undefined)
+      this.#labels = new Array<string | null>(this.#times.length - 1).fill(null);
     const labels = this.#labels;
     if (labels !== undefined) {
       if (index === labels.length) labels.push(label ?? null);

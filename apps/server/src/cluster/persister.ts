@@ -1,0 +1,308 @@
+import { AppError } from '../core/errors.ts';
+import type {
+  CaseRecord,
+  DecidedAppend,
+  EventLog,
+  EventRecord,
+  VersionedAccountState,
+} from '../storage/ports.ts';
+import type { AccountState } from '../risk/domain/state.ts';
+import type { EventStream, StreamConsumer, StreamEvent } from '../stream/port.ts';
+import type { ClusterMessage } from './ports.ts';
+
+/** What one persisted batch did (for metrics and logs). */
+export interface PersistedBatch {
+  readonly partition: number;
+  readonly messages: number;
+  /** Records new to the log; the rest were there already (a redelivery or a repeated publish). */
+  readonly appended: number;
+  readonly duplicates: number;
+  readonly casesOpened: number;
+  readonly accountsUpdated: number;
+  readonly degraded: number;
+  /** From taking the batch to its commit: parsing, degraded effects and the transaction. */
+  readonly durationMs: number;
+}
+
+/** Running totals since start. */
+export interface PersisterStats {
+  batches: number;
+  messages: number;
+  appended: number;
+  duplicates: number;
+  casesOpened: number;
+  accountsUpdated: number;
+  degraded: number;
+  /** Failed attempts to handle a batch (malformed, a write error, an outage). */
+  failures: number;
+  /** Of those, attempts held and retried because the database or the shared state was away. */
+  outageRetries: number;
+}
+
+/** First wait before writing a batch again during an outage; doubles up to the max. */
+const outageBackoffMs = 100;
+const outageBackoffMaxMs = 5_000;
+
+export interface StreamPersisterOptions {
+  readonly stream: EventStream;
+  readonly events: Pick<EventLog, 'appendDecided'>;
+  /** Events taken from a partition at a time, and so written per transaction. */
+  readonly batchMax: number;
+  /**
+   * Applies the effects of events decided without the shared state (`degraded: true`) to it,
+   * before they are persisted and acknowledged; a throw makes the batch come again.
+   */
+  readonly applyDegraded: (messages: readonly ClusterMessage[]) => Promise<void>;
+  /** Told of a batch that failed (it comes again, or its bad message ends in the dead letters). */
+  readonly onError?: (error: unknown, partition: number) => void;
+  /**
+   * Answers when the database can serve queries (`Storage.ping`): a write that fails while it
+   * does not is an outage, retried without spending the batch's tries.
+   */
+  readonly ping?: () => Promise<void>;
+  /** Told of each committed batch. */
+  readonly onBatch?: (batch: PersistedBatch) => void;
+}
+
+/**
+ * A worker's side of cluster mode: takes every partition of the event stream, a batch at a time,
+ * and writes each batch to PostgreSQL in one transaction (`EventLog.appendDecided`), acknowledging
+ * it only after the commit. Delivery is at least once and the write is idempotent, so a message
+ * given twice is stored once. A message that cannot be read throws, so the stream tries it alone
+ * and then dead-letters it with the reason while the partition moves on.
+ */
+export class StreamPersister {
+  readonly #options: StreamPersisterOptions;
+  readonly #consumers: StreamConsumer[] = [];
+  #stopping = false;
+  readonly #stats: PersisterStats = {
+    batches: 0,
+    messages: 0,
+    appended: 0,
+    duplicates: 0,
+    casesOpened: 0,
+    accountsUpdated: 0,
+    degraded: 0,
+    failures: 0,
+    outageRetries: 0,
+  };
+
+  constructor(options: StreamPersisterOptions) {
+    if (!Number.isInteger(options.batchMax) || options.batchMax < 1)
+      throw new RangeError('batchMax must be a positive integer');
+    this.#options = options;
+  }
+
+  /** Starts one consumer per partition (each resumes where the last one stopped). */
+  start(): void {
+    if (this.#consumers.length > 0) return;
+    const { stream, batchMax } = this.#options;
+    for (let partition = 0; partition < stream.partitions; partition += 1) {
+      this.#consumers.push(
+        stream.consumeBatch(partition, (events) => this.#persist(partition, events), { max: batchMax }),
+      );
+    }
+  }
+
+  /** Graceful drain: no more pulls; the batch in hand of each partition is written and acknowledged. */
+  async stop(): Promise<void> {
+    this.#stopping = true;
+    const consumers = this.#consumers.splice(0);
+    await Promise.all(consumers.map((consumer) => consumer.stop()));
+  }
+
+  stats(): PersisterStats {
+    return { ...this.#stats };
+  }
+
+  /**
+   * Writes one batch. A malformed message throws at once (the stream tries it alone, then
+   * dead-letters it). An outage does not spend the batch's tries: while the database does not
+   * answer its ping, or the shared state cannot take degraded effects, the batch is held and
+   * written again with backoff, so a long outage delays events and dead-letters none. A write
+   * that fails with the database up throws, and counts as a try.
+   */
+  async #persist(partition: number, events: readonly StreamEvent[]): Promise<void> {
+    const started = performance.now();
+    let messages: ClusterMessage[];
+    try {
+      messages = events.map((event) => parseClusterMessage(event));
+    } catch (error) {
+      this.#stats.failures += 1;
+      this.#options.onError?.(error, partition);
+      throw error;
+    }
+    const degraded = messages.filter((m) => m.degraded === true);
+    for (let attempt = 0; ; attempt += 1) {
+      let stage: 'degraded' | 'write' = 'degraded';
+      try {
+        if (degraded.length > 0) await this.#options.applyDegraded(degraded);
+        stage = 'write';
+        const written = await this.#options.events.appendDecided(...toWrite(messages));
+        this.#count(partition, messages.length, degraded.length, written, performance.now() - started);
+        return;
+      } catch (error) {
+        this.#stats.failures += 1;
+        this.#options.onError?.(error, partition);
+        const outage = stage === 'degraded' || !(await this.#answers());
+        if (!outage || this.#stopping) throw error;
+        this.#stats.outageRetries += 1;
+        await this.#pause(Math.min(outageBackoffMaxMs, outageBackoffMs * 2 ** Math.min(attempt, 10)));
+      }
+    }
+  }
+
+  /** Whether the database answers (no `ping` given: assumed to, so failures count as tries). */
+  async #answers(): Promise<boolean> {
+    const ping = this.#options.ping;
+    if (ping === undefined) return true;
+    try {
+      await ping();
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Waits, cut short by `stop()`. */
+  #pause(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(finish, ms);
+      const poll = setInterval(() => {
+        if (this.#stopping) finish();
+      }, 50);
+      function finish(): void {
+        clearTimeout(timer);
+        clearInterval(poll);
+        resolve();
+      }
+    });
+  }
+
+  #count(
+    partition: number,
+    messages: number,
+    degraded: number,
+    written: DecidedAppend,
+    durationMs: number,
+  ): void {
+    const batch: PersistedBatch = {
+      partition,
+      messages,
+      appended: written.appended.size,
+      duplicates: messages - written.appended.size,
+      casesOpened: written.openedCases.length,
+      accountsUpdated: written.updatedAccounts.length,
+      degraded,
+      durationMs,
+    };
+    const stats = this.#stats;
+    stats.batches += 1;
+    stats.messages += batch.messages;
+    stats.appended += batch.appended;
+    stats.duplicates += batch.duplicates;
+    stats.casesOpened += batch.casesOpened;
+    stats.accountsUpdated += batch.accountsUpdated;
+    stats.degraded += batch.degraded;
+    this.#options.onBatch?.(batch);
+  }
+}
+
+/** The three lists `appendDecided` takes, in the messages' order. */
+function toWrite(
+  messages: readonly ClusterMessage[],
+): [EventRecord[], CaseRecord[], VersionedAccountState[]] {
+  const records = messages.map((m) => m.record);
+  const cases = messages.flatMap((m) => (m.openedCase === undefined ? [] : [m.openedCase]));
+  const accounts = messages.flatMap((m) => (m.account === undefined ? [] : [m.account]));
+  return [records, cases, accounts];
+}
+
+/** A malformed stream message: never retried into success, so it ends in the dead letters. */
+function malformed(field: string, problem: string): AppError {
+  return new AppError('INVALID_EVENT', `malformed cluster message: ${field} ${problem}`, { field });
+}
+
+type Fields = Record<string, unknown>;
+
+function object(value: unknown, field: string): Fields {
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw malformed(field, 'must be an object');
+  return value as Fields;
+}
+
+function text(from: Fields, key: string, path: string): string {
+  const value = from[key];
+  if (typeof value !== 'string' || value.length === 0)
+    throw malformed(`${path}.${key}`, 'must be a non-empty string');
+  return value;
+}
+
+function number(from: Fields, key: string, path: string): number {
+  const value = from[key];
+  if (typeof value !== 'number' || !Number.isFinite(value))
+    throw malformed(`${path}.${key}`, 'must be a number');
+  return value;
+}
+
+function optional<T>(from: Fields, key: string, read: (from: Fields, key: string) => T): T | undefined {
+  return from[key] === undefined || from[key] === null ? undefined : read(from, key);
+}
+
+/**
+ * Checks what the database and the containment engine rely on (ids, times, the decision's
+ * outcome and score, versions), not every field of the event: the API node that published it
+ * validated the event and made the rest.
+ */
+export function parseClusterMessage(event: StreamEvent): ClusterMessage {
+  const body = object(event.body, 'body');
+  if (body.v !== 1) throw malformed('v', 'must be 1');
+  const record = parseRecord(object(body.record, 'record'));
+  if (record.eventId !== event.eventId) throw malformed('record.eventId', 'must be the stream event id');
+  const message: ClusterMessage = { v: 1, record };
+  if (body.openedCase !== undefined && body.openedCase !== null)
+    message.openedCase = parseCase(object(body.openedCase, 'openedCase'));
+  if (body.account !== undefined && body.account !== null)
+    message.account = parseAccount(object(body.account, 'account'));
+  if (body.degraded !== undefined) {
+    if (body.degraded !== true) throw malformed('degraded', 'must be true when present');
+    message.degraded = true;
+  }
+  return message;
+}
+
+function parseRecord(record: Fields): EventRecord {
+  const path = 'record';
+  const decision = object(record.decision, 'record.decision');
+  text(decision, 'decision', 'record.decision');
+  number(decision, 'score', 'record.decision');
+  object(record.event, 'record.event');
+  for (const key of ['atMs', 'receivedAtMs', 'decidedAtMs']) number(record, key, path);
+  for (const key of ['eventId', 'type', 'contentHash', 'policyVersion']) text(record, key, path);
+  optional(record, 'accountId', (from, key) => text(from, key, path));
+  return record as unknown as EventRecord;
+}
+
+function parseCase(opened: Fields): CaseRecord {
+  const path = 'openedCase';
+  for (const key of ['caseId', 'accountId', 'status', 'reportedBy', 'openedByEventId'])
+    text(opened, key, path);
+  number(opened, 'openedAtMs', path);
+  optional(opened, 'sinceMs', (from, key) => number(from, key, path));
+  const run = optional(opened, 'run', (from, key) => object(from[key], `${path}.run`));
+  if (run !== undefined) {
+    text(run, 'playbook', `${path}.run`);
+    optional(run, 'orderId', (from, key) => text(from, key, `${path}.run`));
+  }
+  return opened as unknown as CaseRecord;
+}
+
+function parseAccount(account: Fields): VersionedAccountState {
+  const version = account.version;
+  if (typeof version !== 'number' || !Number.isSafeInteger(version) || version < 1)
+    throw malformed('account.version', 'must be a positive integer');
+  const state = object(account.state, 'account.state');
+  text(state, 'accountId', 'account.state');
+  for (const key of ['firstSeenAt', 'lastSeenAt', 'risk']) number(state, key, 'account.state');
+  return { state: state as unknown as AccountState, version };
+}
