@@ -300,5 +300,40 @@ if (backends().includes('postgres')) {
         for (const row of runs) assert.ok(['completed', 'escalated'].includes(row.status), row.status);
       });
     });
+
+    test('SIGTERM under traffic: every node drains and exits 0; what was answered is persisted', async () => {
+      const day = ordinaryDay(`t${run}`, Date.now(), 40) as Json[];
+      // Traffic in flight on both API nodes while they are told to stop.
+      const sending = Promise.allSettled(
+        day.map((event, i) =>
+          httpJson(`${(nodes[i % 2] as RunningServer).url}/v1/events`, {
+            key,
+            body: { events: [event] },
+            agent,
+          }),
+        ),
+      );
+      await sleep(50);
+      for (const node of nodes) node.process.child.kill('SIGTERM');
+      const apiExits = await Promise.all(
+        nodes.map((node) => node.process.waitForExit('an API node to drain', 30_000)),
+      );
+      for (const exit of apiExits) assert.deepEqual(exit, { code: 0, signal: null });
+      for (const result of await sending) {
+        if (result.status !== 'fulfilled' || result.value.status !== 200) continue;
+        for (const decision of (result.value.body as { decisions: unknown[] }).decisions) {
+          const parsed = decisionSchema.parse(decision);
+          answered.set(parsed.eventId, parsed);
+        }
+      }
+      // The worker persists what the API nodes answered, then drains too.
+      const stored = await persisted(30_000);
+      for (const [id, decision] of answered) assert.deepEqual(stored.get(id), decision, id);
+      worker.process.child.kill('SIGTERM');
+      assert.deepEqual(await worker.process.waitForExit('the worker to drain', 30_000), {
+        code: 0,
+        signal: null,
+      });
+    });
   });
 }
