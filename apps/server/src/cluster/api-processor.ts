@@ -61,7 +61,12 @@ interface Decided {
   state: BatchState;
   answers: SubmitOutcome[];
   outcomes: { eventId: string; outcome: PriorOutcome }[];
-  messages: PendingMessage[];
+  messages: Outgoing[];
+}
+
+/** A message to publish, with the object it was serialized from when this node made it. */
+interface Outgoing extends PendingMessage {
+  body?: ClusterMessage;
 }
 
 const groupOf = (type: BulwarkEvent['type']): DegradedGroup | 'other' => {
@@ -252,7 +257,7 @@ export class ClusterProcessor implements EventProcessor {
           accounts: decided.state.changedAccounts(),
           series: decided.state.seriesChanges(),
           outcomes: decided.outcomes,
-          pending: decided.messages,
+          pending: decided.messages.map(({ eventId, message }) => ({ eventId, message })),
         });
       } catch (error) {
         // The commit may or may not have landed: the degraded messages say so, and the worker
@@ -358,6 +363,7 @@ export class ClusterProcessor implements EventProcessor {
       messages: messages.map((message) => ({
         eventId: message.record.eventId,
         message: JSON.stringify(message),
+        body: message,
       })),
     };
   }
@@ -372,7 +378,7 @@ export class ClusterProcessor implements EventProcessor {
     const empty = new BatchState({ accounts: new Map(), series: new Map() });
     const prior = new Map<string, PriorOutcome>();
     const answers: SubmitOutcome[] = [];
-    const messages: { index: number; message: PendingMessage }[] = [];
+    const messages: { index: number; message: Outgoing }[] = [];
     batch.forEach((pending, index) => {
       const outcome = handleEvent(pending.valid, empty, prior, this.#ids, this.#policy, {
         receivedAtMs: pending.receivedAtMs,
@@ -395,7 +401,10 @@ export class ClusterProcessor implements EventProcessor {
       const record = { ...outcome.record, decision };
       const message: ClusterMessage = { v: 1, record, degraded: true };
       if (outcome.openedCase !== undefined) message.openedCase = outcome.openedCase;
-      messages.push({ index, message: { eventId: record.eventId, message: JSON.stringify(message) } });
+      messages.push({
+        index,
+        message: { eventId: record.eventId, message: JSON.stringify(message), body: message },
+      });
       answers.push({ ok: true, decision, duplicate: false });
     });
     const published = new Set(
@@ -443,13 +452,14 @@ export class ClusterProcessor implements EventProcessor {
   }
 
   /** Publishes each message to its account's partition; answers the ids the stream took. */
-  async #publish(messages: readonly PendingMessage[], during: 'publish' | 'republish'): Promise<string[]> {
+  async #publish(messages: readonly Outgoing[], during: 'publish' | 'republish'): Promise<string[]> {
     // The stream failed a moment ago: answer from the spool rather than wait on each publish.
     // The republisher tries again; it is the one caller that is let through.
     if (during === 'publish' && performance.now() < this.#streamAwayUntilMs) return [];
     const results = await Promise.allSettled(
       messages.map((pending) => {
-        const parsed = JSON.parse(pending.message) as ClusterMessage;
+        // Spooled messages come back as text; this node's own still have their object.
+        const parsed = pending.body ?? (JSON.parse(pending.message) as ClusterMessage);
         return this.#stream.publish({
           eventId: pending.eventId,
           // Events of no account need no order among themselves: they spread by id.
