@@ -21,6 +21,8 @@ import { ManualClock } from '../src/core/clock.ts';
 import { derivedIds } from '../src/core/ids.ts';
 import { validateEvent, type ValidEvent } from '../src/ingest/validate.ts';
 import { loadRiskPolicy } from '../src/main.ts';
+import type { ShadowRecord } from '../src/ingest/processor.ts';
+import { withOrderPolicy } from '../src/risk/domain/policy.ts';
 import { replay } from '../src/sim/replay.ts';
 import { MemoryEventStream } from '../src/stream/memory-event-stream.ts';
 import type { EventStream, StreamEvent } from '../src/stream/port.ts';
@@ -112,6 +114,29 @@ async function replayed(): Promise<Decision[]> {
 }
 
 describe('API-node processor on a shared state (in process)', () => {
+  test("orders' shadow verdicts are told once their batch is committed", async () => {
+    const clock = new ManualClock(clockStart);
+    const shadowed = withOrderPolicy(policy, { ...policy.orders, shadow: policy.orders.rules });
+    const told: ShadowRecord[] = [];
+    const processor = new ClusterProcessor({
+      state: new MemoryDecisionState(clock),
+      stream: new MemoryEventStream({ partitions: 1, deliveriesMax: 3, retryDelayMs: 10 }),
+      clock,
+      ids: derivedIds(),
+      policy: shadowed,
+      options,
+      onShadow: (records) => told.push(...records),
+    });
+    const orders = traffic.filter((event) => event.type === 'order.placed').slice(0, 5);
+    assert.ok(orders.length > 0);
+    for (const order of orders) await decide(processor, order, clock.now());
+    assert.deepEqual(
+      told.map((record) => record.eventId),
+      orders.map((order) => order.id),
+    );
+    await processor.stop();
+  });
+
   test('two nodes taking turns decide exactly as one process does, and publish every decision once', async () => {
     const clock = new ManualClock(clockStart);
     const state = new MemoryDecisionState(clock);

@@ -2,7 +2,7 @@ import type { BulwarkEvent, Decision, DecisionOutcome } from '@bulwark/contracts
 import type { Clock } from '../core/clock.ts';
 import type { IdGenerator } from '../core/ids.ts';
 import { handleEvent, type PriorOutcomes } from '../ingest/handle.ts';
-import type { EventProcessor, SubmitOutcome } from '../ingest/processor.ts';
+import type { EventProcessor, ShadowListener, ShadowRecord, SubmitOutcome } from '../ingest/processor.ts';
 import type { ValidEvent } from '../ingest/validate.ts';
 import { apply } from '../risk/domain/decider.ts';
 import { seriesKeysOf } from '../risk/domain/engine.ts';
@@ -62,6 +62,8 @@ interface Decided {
   answers: SubmitOutcome[];
   outcomes: { eventId: string; outcome: PriorOutcome }[];
   messages: Outgoing[];
+  /** Orders' shadow verdicts, recorded once the batch is committed. */
+  shadows: ShadowRecord[];
 }
 
 /** A message to publish, with the object it was serialized from when this node made it. */
@@ -107,6 +109,7 @@ export class ClusterProcessor implements EventProcessor {
   readonly #options: ClusterProcessorOptions;
   readonly #metrics: ClusterProcessorMetrics | undefined;
   readonly #onError: ClusterErrorListener | undefined;
+  readonly #onShadow: ShadowListener | undefined;
   #queue: Pending[] = [];
   #draining: Promise<void> | undefined;
   #republishing: Promise<void> | undefined;
@@ -128,7 +131,10 @@ export class ClusterProcessor implements EventProcessor {
     options: ClusterProcessorOptions;
     metrics?: ClusterProcessorMetrics;
     onError?: ClusterErrorListener;
+    /** Told the shadow rule set's verdicts of committed orders (the rules service records them). */
+    onShadow?: ShadowListener;
   }) {
+    this.#onShadow = deps.onShadow;
     this.#state = deps.state;
     this.#stream = deps.stream;
     this.#log = deps.log;
@@ -280,6 +286,7 @@ export class ClusterProcessor implements EventProcessor {
         storeTrips += 1;
         this.#state.published(published).catch((error: unknown) => this.#onError?.(error, 'publish'));
       }
+      if (decided.shadows.length > 0) this.#onShadow?.(decided.shadows);
       const deferred = decided.messages.length - published.length;
       if (deferred > 0) this.#metrics?.onPublishDeferred(deferred);
       this.#metrics?.onRoundTrips(storeTrips, decided.messages.length);
@@ -325,6 +332,7 @@ export class ClusterProcessor implements EventProcessor {
     const answers: SubmitOutcome[] = [];
     const outcomes: { eventId: string; outcome: PriorOutcome }[] = [];
     const messages: ClusterMessage[] = [];
+    const shadows: ShadowRecord[] = [];
     for (const pending of batch) {
       const outcome = handleEvent(pending.valid, state, prior, this.#ids, policy, {
         receivedAtMs: pending.receivedAtMs,
@@ -336,6 +344,12 @@ export class ClusterProcessor implements EventProcessor {
             eventId: outcome.record.eventId,
             outcome: { contentHash: outcome.record.contentHash, decision: outcome.decision },
           });
+          if (outcome.shadow !== undefined)
+            shadows.push({
+              eventId: outcome.record.eventId,
+              decision: outcome.decision,
+              verdict: outcome.shadow,
+            });
           const message: ClusterMessage = { v: 1, record: outcome.record };
           if (outcome.openedCase !== undefined) message.openedCase = outcome.openedCase;
           messages.push(message);
@@ -360,6 +374,7 @@ export class ClusterProcessor implements EventProcessor {
       state,
       answers,
       outcomes,
+      shadows,
       messages: messages.map((message) => ({
         eventId: message.record.eventId,
         message: JSON.stringify(message),

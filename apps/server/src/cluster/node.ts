@@ -81,6 +81,7 @@ export async function startClusterNode(deps: {
       degraded: { login: config.clusterLoginDegraded, order: config.clusterOrderDegraded },
     },
     metrics: deps.metrics.clusterHooks(),
+    onShadow: (records) => deps.rules.recordShadow(records),
     onError: (error, during) =>
       logger.warn(
         { err: error, during },
