@@ -169,9 +169,14 @@ export class ClusterProcessor implements EventProcessor {
   }
 
   async storedDecision(eventId: string): Promise<Decision | undefined> {
-    const load = await this.#state.load({ accountIds: [], seriesKeys: [], eventIds: [eventId] });
-    const known = load.prior.get(eventId);
-    if (known !== undefined) return known.decision;
+    try {
+      const load = await this.#state.load({ accountIds: [], seriesKeys: [], eventIds: [eventId] });
+      const known = load.prior.get(eventId);
+      if (known !== undefined) return known.decision;
+    } catch (error) {
+      // Redis away: the persisted log still answers for what the workers have written.
+      this.#onError?.(error, 'state');
+    }
     return (await this.#log?.findByIds([eventId]))?.get(eventId)?.decision;
   }
 
