@@ -407,6 +407,49 @@ export function runDecisionStateSuite(name: string, harness: () => Promise<Decis
       assert.deepEqual(several?.v, [0, 6, 7]);
     });
 
+    test('runs of one bucket op (a batch of sign-ins counting this week) match WindowSeries wherever the bucket is', async () => {
+      const { a } = await fresh();
+      const run = (t: number, v: number, count: number): SeriesOp[] =>
+        Array.from({ length: count }, () => ({ op: 'bucket', t, v }));
+      const cases: [string, SeriesLimits, SeriesOp[]][] = [
+        ['newest', seriesLimits, [{ op: 'record', t: baseMs - 5, v: 1 }, ...run(baseMs, 1, 6)]],
+        // 0.5 + 0.2 + 0.2 + 0.2 is not 0.5 + 0.2 + 0.4: the sums must come in order.
+        [
+          'fractions',
+          seriesLimits,
+          [{ op: 'record', t: baseMs, v: 0.5 }, ...run(baseMs, 0.2, 3), ...run(baseMs, 0.1, 6)],
+        ],
+        ['not the newest', seriesLimits, [{ op: 'record', t: baseMs + 5, v: 1 }, ...run(baseMs, 1, 4)]],
+        ['beside a label', seriesLimits, [{ op: 'record', t: baseMs, v: 2, k: 'x' }, ...run(baseMs, 1, 3)]],
+        [
+          'trimmed on the way',
+          { retentionMs: 10, entriesMax: 2 },
+          [
+            { op: 'record', t: baseMs - 20, v: 1 },
+            { op: 'record', t: baseMs - 1, v: 1 },
+            ...run(baseMs, 1, 3),
+            { op: 'record', t: baseMs + 1, v: 1 },
+            ...run(baseMs + 1, 2, 2),
+            ...run(baseMs, 1, 2),
+          ],
+        ],
+      ];
+      for (const [name, limits, ops] of cases) {
+        const reference = new WindowSeries(limits);
+        for (const op of ops) applyTo(reference, op);
+        // In two commits, so a run also meets a stored bucket.
+        const half = Math.ceil(ops.length / 2);
+        for (const part of [ops.slice(0, half), ops.slice(half)]) {
+          assert.deepEqual(await a.commit({ ...emptyCommit(), series: [{ key: name, limits, ops: part }] }), {
+            ok: true,
+          });
+        }
+        const loaded = (await loadAll(a, { seriesKeys: [name] })).series.get(name);
+        assert.ok(loaded !== undefined);
+        assert.deepEqual(withoutSurplusLabel(loaded), withoutSurplusLabel(reference.snapshot()), name);
+      }
+    });
+
     test('property: ops committed through the store give the same series as WindowSeries', async () => {
       // Brackets, escapes and non-ASCII text inside labels; a long one makes the Redis script read
       // larger windows of a series.

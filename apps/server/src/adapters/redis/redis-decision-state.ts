@@ -8,6 +8,7 @@ import type {
   DecisionStateStore,
   PendingMessage,
   SeriesChange,
+  SeriesOp,
   VersionedAccount,
 } from '../../cluster/ports.ts';
 import type { Clock } from '../../core/clock.ts';
@@ -19,18 +20,24 @@ import type { PriorOutcome } from '../../storage/ports.ts';
  * Key layout (docs/scaling.md). `{…}` is a Redis Cluster hash tag: only the part inside the braces
  * picks the slot.
  *
- *   ${prefix}:acct:{accountId}          hash   s = AccountState JSON, v = version     PX accountTtlMs
- *   ${prefix}:series:{key}              string the series' entries                   PX retentionMs + margin
- *   ${prefix}:series:{key}:meta         hash   n, h, e, a, z, k, d (see the script)   PX retentionMs + margin
+ *   ${prefix}:acct:{accountId}          hash   s = AccountState JSON, v = version,     PXAT x: accountTtlMs
+ *                                              x = when the key expires                (see TTLs below)
+ *   ${prefix}:window:{key}              string a 128-byte header, then the entries    PXAT x: retentionMs + margin
  *   ${prefix}:outcome:{eventId}         string PriorOutcome JSON                       PX outcomeTtlMs
  *   ${prefix}:pending:{spool}           zset   eventId scored by commit time (ms)      no TTL
  *   ${prefix}:pending:{spool}:messages  hash   eventId → serialized ClusterMessage     no TTL
  *
- * A series' entries are one string: the inside of a JSON array of `[t,v]` and `[t,v,"label"]`,
- * oldest first, with spaces where entries were taken off either end. A load reads it with a plain
- * GET and the node parses it with one JSON.parse, whatever its length. The commit script changes
- * it in place (SETRANGE) near its newest entries, where nearly every change lands, and blanks
- * entries trimmed at its head, so a commit costs about the same for 20 entries as for 2,000.
+ * A series is one string. Its header, `n,h,e,a,z,k,d,x` padded with spaces to 128 bytes, holds
+ * what the script tracks: the entry count, the positions of the first entry's `[` and the last
+ * one's `]`, the oldest and newest times, `1` once labelled, droppedUpToMs and when the key
+ * expires. Then come the entries: the inside of a JSON array of `[t,v]` and `[t,v,"label"]`,
+ * oldest first, maybe with spaces where entries were taken off either end. A load reads it with a
+ * plain GET and the node parses it with one JSON.parse, whatever its length. The commit script
+ * changes a series near its newest entries, where nearly every change lands, and blanks entries
+ * trimmed at its head, parsing only the entries it looks at. A small series (under
+ * `seriesRewriteBelowBytes`, e.g. the global counts) is read in one GETRANGE, changed in a Lua
+ * copy and written back with one SET; a larger one is changed in place (GETRANGE, SETRANGE), so a
+ * commit costs about the same for 20 entries as for 2,000.
  * Numbers are written in JavaScript's shortest round-trip form, so they are exact: the script only
  * compares numbers it parsed (strtod) and formats the one number it computes, a bucket's new sum,
  * with 17 significant digits, which reads back as the same double. Labels escape `[` and `]`, so
@@ -38,7 +45,17 @@ import type { PriorOutcome } from '../../storage/ports.ts';
  * anywhere (it rounds numbers to 14 digits and cannot tell an empty array from an empty object).
  * Measured alternatives: a Redis list of entries made commits as cheap but a load of 2,000
  * entries cost about 0.5 ms of Redis time (against 0.02 ms); one JSON string rewritten whole by
- * every commit cost about 0.2 ms per commit of a 2,000-entry series (against 0.04 ms).
+ * every commit cost about 0.2 ms per commit of a 2,000-entry series (against 0.04 ms). Until
+ * issue #10's measurements a series was two keys (entries, and a meta hash) changed by about
+ * eight calls per commit, every op re-read its entries and every commit set every expiry: the
+ * layout here costs about a third less Redis CPU per decision of login traffic (a third fewer
+ * instructions; bench/decision-state.ts).
+ *
+ * TTLs: a key's expiry is kept in the key (x, Redis' clock, from TIME) and set again (PEXPIREAT)
+ * only once it is due sooner than its full TTL less an allowance: half the series margin for
+ * series, a day for accounts. So a series outlives its retention by at least half the margin
+ * after its last write, an account lives at least accountTtlMs less a day after its last write,
+ * and most commits set no expiry at all. Outcomes are written once, with their TTL.
  *
  * Atomicity: the script checks everything before its first write, so a conflict or a Redis out of
  * memory (refused at the first write) leaves nothing behind. Only a script error after writes
@@ -60,8 +77,8 @@ import type { PriorOutcome } from '../../storage/ports.ts';
  * ARGV: commitMs, nA, nO, nS, nP, accountTtlMs, outcomeTtlMs, seriesTtlMarginMs,
  * accountRefreshMs, seriesRefreshMs, seriesRewriteBelowBytes; then per account (accountId,
  * expectedVersion, state JSON); per outcome (eventId, JSON); per pending message (eventId,
- * message); per series (retentionMs, entriesMax, opCount, then per op: code r|b|x, t, v, label
- * JSON or '' for none).
+ * message); per series (retentionMs, entriesMax, opCount, then per op: code r|b|x (or b and a
+ * count: that bucket op count times), t, v, label JSON or '' for none).
  * Returns {1} or {0, conflicted account ids, decided event ids}.
  */
 const commitScript = `
@@ -81,8 +98,21 @@ local function integer(value)
   return string.format('%d', value)
 end
 
--- Expiry times are Redis' own (TIME), kept in field x of account and meta hashes: a key's TTL is
--- set again only once less than its full TTL minus the refresh allowance is left.
+-- The number a text holds. tonumber() runs strtod twice, slow on 13-digit times, and a commit
+-- reads the same few texts (this week's bucket, '1', the limits) many times: each is converted
+-- once (by arithmetic, which converts as tonumber does).
+local numbers = {}
+local function num(text)
+  local value = numbers[text]
+  if value == nil then
+    value = text * 1
+    numbers[text] = value
+  end
+  return value
+end
+
+-- Expiry times are Redis' own (TIME), kept in field x of account hashes and series headers: a
+-- key's TTL is set again only once less than its full TTL minus the refresh allowance is left.
 local clock = redis.call('TIME')
 local nowMs = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
 
@@ -132,20 +162,23 @@ end
 -- newest times, k = '1' once labelled, d = droppedUpToMs, x = when the key expires (ms, Redis'
 -- clock).
 --
--- A small series (fewer than rewriteBelow bytes of entries: the global counts, most failure
--- series) is read with its header in one GETRANGE, changed in Lua tables and written whole: two
--- calls whatever its ops. A larger one is edited in place: the script reads and writes small
--- ranges near the newest entries (where nearly every change lands) and the oldest (where
--- trimming happens), never the whole string, except to compact it once the spaces outweigh the
--- entries; then it writes the header over the first W bytes.
+-- Changes read and write small ranges near the newest entries (where nearly every change lands)
+-- and the oldest (where trimming happens), and parse only the entries they look at: parsing all
+-- 27 entries of a global count costs about 4 times as much Lua time as reading the newest. A
+-- small series (fewer than rewriteBelow bytes of entries: the global counts, most failure series)
+-- is read with its header in one GETRANGE, changed in a Lua copy and written back with one SET:
+-- two calls whatever its ops. A larger one is changed in Redis (GETRANGE, SETRANGE), compacted
+-- once the spaces outweigh the entries, and its header written over the first W bytes.
 local W = 128
-local headerPattern = '^(%d+),(%d+),(%d+),([^,]*),([^,]*),([01]),([^,]*),(%d*) *$'
+local headerPattern = '^(%d+),(%d+),(%d+),([^,]*),([^,]*),([01]),([^,]*),(%d*) '
 local blank = string.rep(' ', W)
 local function header(series, oldest, newest, expiry)
-  local text = table.concat({ integer(series.n), integer(series.h), integer(series.e), oldest or '',
-    newest or '', series.labelled, series.droppedRaw or '', expiry }, ',')
-  if #text > W then error('series ' .. series.key .. ': header longer than ' .. W .. ' bytes') end
-  return text .. string.rep(' ', W - #text)
+  local text = string.format('%d,%d,%d,%s,%s,%s,%s,%s', series.n, series.h, series.e, oldest or '',
+    newest or '', series.labelled, series.droppedRaw or '', expiry)
+  -- At most about 80 bytes (three counts, three 13-digit times, the expiry); W leaves room for
+  -- any time JavaScript may write, and the pattern finds the end of the header by a space.
+  if #text >= W then error('series ' .. series.key .. ': header of ' .. #text .. ' bytes') end
+  return text .. string.sub(blank, #text + 1)
 end
 
 local function timeTextOf(entry)
@@ -158,81 +191,37 @@ local function number(value)
   return string.format('%.17g', value)
 end
 
--- Whole: the entries' texts E and times T at lo..hi, oldest first (reused by every series).
-local E, T = {}, {}
-local lo, hi = 1, 0
-
--- First index in lo..hi + 1 whose time is greater than t.
-local function upper(t)
-  local low, high = lo, hi + 1
-  while low < high do
-    local mid = math.floor((low + high) / 2)
-    if T[mid] <= t then low = mid + 1 else high = mid end
+-- Where the entries are changed: in Redis (GETRANGE, SETRANGE, 0-based offsets) or, for a small
+-- series, in a copy in Lua written back with one SET. The copy is the string as read (buf) up to
+-- position cut, then rest: changes land near the end, so each copies only the bytes after it.
+local function getrange(series, from, to)
+  local buf, cut = series.buf, series.cut
+  if not buf then return redis.call('GETRANGE', series.key, from, to) end
+  from, to = from + 1, to + 1
+  if from >= cut then return string.sub(series.rest, from - cut + 1, to - cut + 1) end
+  if to < cut then return string.sub(buf, from, to) end
+  return string.sub(buf, from, cut - 1) .. string.sub(series.rest, 1, to - cut + 1)
+end
+local function setrange(series, at, text)
+  local buf = series.buf
+  if not buf then return redis.call('SETRANGE', series.key, at, text) end
+  at = at + 1
+  if at < series.cut then
+    series.rest = string.sub(buf, at, series.cut - 1) .. series.rest
+    series.cut = at
   end
-  return low
+  local rest, offset = series.rest, at - series.cut
+  series.rest = string.sub(rest, 1, offset) .. text .. string.sub(rest, offset + #text + 1)
+  return series.cut - 1 + #series.rest
+end
+local function setAll(series, text)
+  if not series.buf then return redis.call('SET', series.key, text, 'KEEPTTL') end
+  series.buf, series.cut, series.rest = text, #text + 1, ''
 end
 
-local function trimWhole(series, limits)
-  if hi < lo then return end
-  lo = upper(T[hi] - limits.retention)
-  local excess = hi - lo + 1 - limits.max
-  if excess > 0 then
-    local t = T[lo + excess - 1]
-    if series.dropped == nil or t > series.dropped then
-      series.dropped = t
-      series.droppedRaw = timeTextOf(E[lo + excess - 1])
-    end
-    lo = lo + excess
-  end
-end
-
-local function recordWhole(series, t, entry, limits)
-  local at = upper(t)
-  for j = hi, at, -1 do
-    E[j + 1], T[j + 1] = E[j], T[j]
-  end
-  E[at], T[at] = entry, t
-  hi = hi + 1
-  trimWhole(series, limits)
-end
-
-local function removeWhole(t, v, label)
-  local i = upper(t) - 1
-  while i >= lo and T[i] == t do
-    local _, ev, elabel = parse(E[i])
-    if tonumber(ev) == v and elabel == label then
-      for j = i, hi - 1 do
-        E[j], T[j] = E[j + 1], T[j + 1]
-      end
-      hi = hi - 1
-      return
-    end
-    i = i - 1
-  end
-end
-
-local function bucketWhole(series, tRaw, t, v, limits)
-  local from, to = upper(t - 1), upper(t)
-  if to - from == 1 and T[from] == t then
-    local et, ev, elabel = parse(E[from])
-    if elabel == '' then
-      E[from] = '[' .. et .. ',' .. number(tonumber(ev) + v) .. ']'
-      trimWhole(series, limits)
-      return
-    end
-  end
-  local sum = 0
-  for i = from, to - 1 do
-    local _, ev = parse(E[i])
-    sum = sum + tonumber(ev)
-  end
-  if to > from then removeWhole(t, sum, '') end
-  recordWhole(series, t, '[' .. tRaw .. ',' .. number(sum + v) .. ']', limits)
-end
-
--- In place.
 local function reset(series)
-  redis.call('SET', series.key, blank, 'KEEPTTL')
+  series.last = nil
+  setAll(series, blank)
   series.n, series.h, series.e, series.len = 0, W + 1, W, W
   series.oldest, series.newest = nil, nil
 end
@@ -245,15 +234,20 @@ local function tail(series, keep, limit)
   local size = 64
   while true do
     local from = math.max(series.e - size + 1, series.h)
-    local text = redis.call('GETRANGE', series.key, from - 1, series.e - 1)
+    local text = getrange(series, from - 1, series.e - 1)
     -- The window may begin inside an entry: only entries whose '[' it holds are whole.
+    -- (A plain find per entry: a gmatch over the window costs about 20 times as much.)
     local starts = {}
-    for at in string.gmatch(text, '()%[') do starts[#starts + 1] = at end
+    local at = string.find(text, '[', 1, true)
+    while at do
+      starts[#starts + 1] = at
+      at = string.find(text, '[', at + 1, true)
+    end
     local out = {}
     for s = #starts, 1, -1 do
       local i = starts[s]
       local entry = string.sub(text, i, string.find(text, ']', i, true))
-      local time = tonumber(timeTextOf(entry))
+      local time = num(timeTextOf(entry))
       if #out == limit or not keep(time) then return out end
       out[#out + 1] = { at = from + i - 1, text = entry, time = time }
     end
@@ -263,16 +257,23 @@ local function tail(series, keep, limit)
 end
 local function always() return true end
 
--- The times of the first and last entries, read when a change made them unknown.
+-- The times of the first and last entries, read when a change made them unknown. Each text is
+-- converted once (strtod of a 13-digit time costs as much as a Redis call's overhead).
 local function oldestOf(series)
   if series.oldest == nil then
-    series.oldest = timeTextOf(redis.call('GETRANGE', series.key, series.h - 1, series.h + 62))
+    series.oldest = timeTextOf(getrange(series, series.h - 1, series.h + 62))
   end
-  return tonumber(series.oldest)
+  if series.oldestText ~= series.oldest then
+    series.oldestText, series.oldestTime = series.oldest, num(series.oldest)
+  end
+  return series.oldestTime
 end
 local function newestOf(series)
   if series.newest == nil then series.newest = timeTextOf(tail(series, always, 1)[1].text) end
-  return tonumber(series.newest)
+  if series.newestText ~= series.newest then
+    series.newestText, series.newestTime = series.newest, num(series.newest)
+  end
+  return series.newestTime
 end
 
 -- Writes entries (joined by ',') in place of the entries from position at (an entry's start)
@@ -285,7 +286,7 @@ local function rewriteFrom(series, at, entries)
   local written = content
   local pad = series.e - at + 1 - #content
   if pad > 0 then written = content .. string.rep(' ', pad) end
-  series.len = redis.call('SETRANGE', series.key, at - 1, written)
+  series.len = setrange(series, at - 1, written)
   series.e = at - 1 + #content
 end
 
@@ -294,12 +295,12 @@ local function append(series, entry, tRaw)
   if series.n == 0 then
     -- Whatever followed the header goes; the header is written at the end.
     local text = blank .. entry
-    redis.call('SET', series.key, text, 'KEEPTTL')
+    setAll(series, text)
     series.h, series.e, series.len = W + 1, #text, #text
     series.oldest = tRaw
   else
     local piece = ',' .. entry
-    series.len = redis.call('SETRANGE', series.key, series.e, piece)
+    series.len = setrange(series, series.e, piece)
     series.e = series.e + #piece
   end
   series.newest = tRaw
@@ -316,7 +317,7 @@ local function trim(series, limits)
   local taken, at, size = 0, series.h, 256
   local roomRaw, keptRaw
   while taken < series.n do
-    local text = redis.call('GETRANGE', series.key, at - 1, at + size - 2)
+    local text = getrange(series, at - 1, at + size - 2)
     local i = string.find(text, '[', 1, true)
     local finish = i and string.find(text, ']', i, true)
     if not finish then
@@ -324,7 +325,7 @@ local function trim(series, limits)
       size = size * 8
     else
       local raw = timeTextOf(string.sub(text, i, finish))
-      local expired = tonumber(raw) <= bound
+      local expired = num(raw) <= bound
       if not expired and series.n - taken <= limits.max then
         at = at + i - 1
         keptRaw = raw
@@ -336,25 +337,27 @@ local function trim(series, limits)
     end
   end
   if roomRaw then
-    local t = tonumber(roomRaw)
+    local t = num(roomRaw)
     if series.dropped == nil or t > series.dropped then
       series.dropped = t
       series.droppedRaw = roomRaw
     end
   end
   if taken == 0 then return end
+  series.last = nil
   series.n = series.n - taken
   if series.n == 0 then
     reset(series)
     return
   end
-  redis.call('SETRANGE', series.key, series.h - 1, string.rep(' ', at - series.h))
+  setrange(series, series.h - 1, string.rep(' ', at - series.h))
   series.h = at
   series.oldest = keptRaw
 end
 
 -- WindowSeries.record: inserted after every entry at or before t.
 local function record(series, t, tRaw, entry, limits)
+  series.last = nil
   if series.n == 0 or newestOf(series) <= t then
     append(series, entry, tRaw)
   else
@@ -369,11 +372,12 @@ end
 
 -- WindowSeries.remove: the newest entry equal to (t, v, label), if any.
 local function remove(series, t, v, label)
+  series.last = nil
   if series.n == 0 or newestOf(series) < t then return end
   local entries = tail(series, function(time) return time >= t end, -1)
   for i = 1, #entries do
     local _, ev, elabel = parse(entries[i].text)
-    if entries[i].time == t and tonumber(ev) == v and elabel == label then
+    if entries[i].time == t and num(ev) == v and elabel == label then
       series.n = series.n - 1
       if series.n == 0 then
         reset(series)
@@ -388,8 +392,28 @@ local function remove(series, t, v, label)
   end
 end
 
+-- Writes the newest entry, a bucket at its time, with a new value; trims as WindowSeries does.
+local function setNewest(series, last, limits)
+  local oldest = series.oldest
+  rewriteFrom(series, last.at, { '[' .. last.timeText .. ',' .. number(last.value) .. ']' })
+  -- Same time, so the same oldest and newest entries' times.
+  series.oldest = oldest
+  trim(series, limits)
+end
+
 -- WindowSeries.addToBucket: the entries with t - 1 < time <= t form the bucket.
 local function bucket(series, tRaw, t, v, limits)
+  -- Every sign-in adds 1 to this week's bucket of several global counts, so a commit holds runs
+  -- of bucket ops at one time on one series. After the first, the bucket is still the newest
+  -- entry, alone in (t - 1, t] and unlabelled, as long as nothing else changed the series
+  -- (record, remove and trimming forget it): its position and value are known.
+  local last = series.last
+  if last and last.time == t then
+    last.value = last.value + v
+    setNewest(series, last, limits)
+    return
+  end
+  series.last = nil
   local entries = tail(series, function(time) return time > t - 1 end, -1)
   local inBucket = {}
   for i = 1, #entries do
@@ -399,7 +423,13 @@ local function bucket(series, tRaw, t, v, limits)
     local only = inBucket[1]
     local et, ev, elabel = parse(entries[only].text)
     if entries[only].time == t and elabel == '' then
-      local rewritten = { '[' .. et .. ',' .. number(tonumber(ev) + v) .. ']' }
+      local value = num(ev) + v
+      if only == 1 then
+        series.last = { time = t, at = entries[1].at, timeText = et, value = value }
+        setNewest(series, series.last, limits)
+        return
+      end
+      local rewritten = { '[' .. et .. ',' .. number(value) .. ']' }
       for j = only - 1, 1, -1 do rewritten[#rewritten + 1] = entries[j].text end
       local oldest = series.oldest
       rewriteFrom(series, entries[only].at, rewritten)
@@ -412,16 +442,36 @@ local function bucket(series, tRaw, t, v, limits)
   local sum = 0
   for i = #inBucket, 1, -1 do
     local _, ev = parse(entries[inBucket[i]].text)
-    sum = sum + tonumber(ev)
+    sum = sum + num(ev)
   end
   if #inBucket > 0 then remove(series, t, sum, '') end
   record(series, t, tRaw, '[' .. tRaw .. ',' .. number(sum + v) .. ']', limits)
+end
+
+-- The same bucket op count more times (runs of sign-ins adding 1 to this week's counts are sent
+-- once, with their length). Once the bucket is the newest entry, alone and unlabelled
+-- (series.last, set by bucket), only its value changes: it adds v for each op in turn, as the
+-- ops would, and is written once, since trimming after each would find nothing more to take
+-- (nothing but the value changed since the last trim).
+local function bucketAgain(series, tRaw, t, v, count, limits)
+  local added = false
+  for _ = 1, count do
+    local last = series.last
+    if last and last.time == t then
+      last.value = last.value + v
+      added = true
+    else
+      bucket(series, tRaw, t, v, limits)
+    end
+  end
+  if added then setNewest(series, series.last, limits) end
 end
 
 -- Once the spaces at either end outweigh the entries, writes the entries again without them.
 local function compact(series)
   local spaces = series.h - 1 - W + series.len - series.e
   if series.n == 0 or spaces <= 256 or spaces <= series.e - series.h + 1 then return end
+  series.last = nil
   local text = blank .. redis.call('GETRANGE', series.key, series.h - 1, series.e - 1)
   redis.call('SET', series.key, text, 'KEEPTTL')
   series.h, series.e, series.len = W + 1, #text, #text
@@ -430,8 +480,8 @@ end
 local arg = seriesArg
 for i = 1, seriesCount do
   local key = KEYS[seriesKey + i]
-  local limits = { retention = tonumber(ARGV[arg + 1]), max = tonumber(ARGV[arg + 2]) }
-  local opCount = tonumber(ARGV[arg + 3])
+  local limits = { retention = num(ARGV[arg + 1]), max = num(ARGV[arg + 2]) }
+  local opCount = num(ARGV[arg + 3])
   arg = arg + 3
   -- The header and, for a small series, every entry.
   local got = redis.call('GETRANGE', key, 0, W + rewriteBelow - 1)
@@ -439,62 +489,59 @@ for i = 1, seriesCount do
   local expiresAt = 0
   local existed = #got >= W
   if existed then
-    local n, h, e, a, z, k, d, x = string.match(string.sub(got, 1, W), headerPattern)
+    local n, h, e, a, z, k, d, x = string.match(got, headerPattern)
     if n == nil then error('series ' .. key .. ' has no header') end
-    series.n, series.h, series.e = tonumber(n), tonumber(h), tonumber(e)
+    series.n, series.h, series.e = num(n), num(h), num(e)
     if a ~= '' then series.oldest = a end
     if z ~= '' then series.newest = z end
     series.labelled = k
     if d ~= '' then
       series.droppedRaw = d
-      series.dropped = tonumber(d)
+      series.dropped = num(d)
     end
-    expiresAt = tonumber(x) or 0
+    if x ~= '' then expiresAt = num(x) end
   end
   local ttl = math.ceil(limits.retention + seriesMargin)
   local refresh = expiresAt < nowMs + ttl - seriesRefresh
   if refresh then expiresAt = nowMs + ttl end
   local expiry = integer(expiresAt)
-  local whole = series.e - series.h + 1 < rewriteBelow and (not existed or series.e <= #got)
-  if whole then
-    lo, hi = 1, 0
-    if series.n > 0 then
-      for entry in string.gmatch(string.sub(got, series.h, series.e), '%[[^%]]*%]') do
-        hi = hi + 1
-        E[hi] = entry
-        T[hi] = tonumber(timeTextOf(entry))
-      end
-    end
+  if series.e - series.h + 1 < rewriteBelow and (not existed or series.e <= #got) then
+    local buf = blank
+    if existed then buf = #got == series.e and got or string.sub(got, 1, series.e) end
+    series.buf, series.cut, series.rest = buf, #buf + 1, ''
+    series.len = #buf
   else
     series.len = existed and redis.call('STRLEN', key) or 0
   end
   for _ = 1, opCount do
     local code, tRaw, vRaw, label = ARGV[arg + 1], ARGV[arg + 2], ARGV[arg + 3], ARGV[arg + 4]
     arg = arg + 4
-    local t, v = tonumber(tRaw), tonumber(vRaw)
+    local t, v = num(tRaw), num(vRaw)
     if code == 'r' then
       local entry = '[' .. tRaw .. ',' .. vRaw .. ']'
       if label ~= '' then
         entry = '[' .. tRaw .. ',' .. vRaw .. ',' .. label .. ']'
         series.labelled = '1'
       end
-      if whole then recordWhole(series, t, entry, limits) else record(series, t, tRaw, entry, limits) end
-    elseif code == 'b' then
-      if whole then bucketWhole(series, tRaw, t, v, limits) else bucket(series, tRaw, t, v, limits) end
-    elseif whole then
-      removeWhole(t, v, label)
-    else
+      record(series, t, tRaw, entry, limits)
+    elseif code == 'x' then
       remove(series, t, v, label)
+    else
+      -- 'b', or 'b' and a count for a run of the same bucket op.
+      bucket(series, tRaw, t, v, limits)
+      if code ~= 'b' then bucketAgain(series, tRaw, t, v, num(string.sub(code, 2)) - 1, limits) end
     end
   end
-  if whole then
-    local content = table.concat(E, ',', lo, hi)
-    local oldest, newest
-    series.n, series.h, series.e = 0, W + 1, W + #content
-    if hi >= lo then
-      series.n = hi - lo + 1
-      oldest, newest = timeTextOf(E[lo]), timeTextOf(E[hi])
-    end
+  if not series.buf then compact(series) end
+  local oldest, newest
+  if series.n > 0 then
+    oldest = series.oldest or timeTextOf(getrange(series, series.h - 1, series.h + 62))
+    newest = series.newest or timeTextOf(tail(series, always, 1)[1].text)
+  end
+  if series.buf then
+    -- Written without the spaces left where entries went.
+    local content = series.n > 0 and getrange(series, series.h - 1, series.e - 1) or ''
+    series.h, series.e = W + 1, W + #content
     local text = header(series, oldest, newest, expiry) .. content
     if refresh or not existed then
       redis.call('SET', key, text, 'PXAT', expiry)
@@ -502,12 +549,6 @@ for i = 1, seriesCount do
       redis.call('SET', key, text, 'KEEPTTL')
     end
   else
-    compact(series)
-    local oldest, newest
-    if series.n > 0 then
-      oldest = series.oldest or timeTextOf(redis.call('GETRANGE', key, series.h - 1, series.h + 62))
-      newest = series.newest or timeTextOf(tail(series, always, 1)[1].text)
-    end
     redis.call('SETRANGE', key, 0, header(series, oldest, newest, expiry))
     if refresh or not existed then redis.call('PEXPIREAT', key, expiry) end
   end
@@ -758,18 +799,34 @@ export class RedisDecisionState implements DecisionStateStore {
   }
 }
 
-/** A series change as the commit script reads it; labels go as JSON text, '' for none. */
+/**
+ * A series change as the commit script reads it; labels go as JSON text, '' for none. A run of
+ * the same bucket op (every sign-in of a batch adds 1 to this week's global counts) goes once,
+ * coded `b` and its length; the script still adds each value in turn.
+ */
 function seriesArgs(change: SeriesChange): string[] {
-  const args = [
-    String(change.limits.retentionMs),
-    String(change.limits.entriesMax),
-    String(change.ops.length),
-  ];
-  for (const op of change.ops) {
-    const label = op.op === 'bucket' || op.k === undefined ? '' : labelText(op.k);
-    args.push(op.op === 'record' ? 'r' : op.op === 'bucket' ? 'b' : 'x', String(op.t), String(op.v), label);
+  const { ops } = change;
+  const args = [String(change.limits.retentionMs), String(change.limits.entriesMax), ''];
+  let sent = 0;
+  for (let i = 0; i < ops.length;) {
+    const op = ops[i] as SeriesOp;
+    let next = i + 1;
+    if (op.op === 'bucket') {
+      while (next < ops.length && sameBucket(op, ops[next] as SeriesOp)) next += 1;
+      args.push(next - i === 1 ? 'b' : `b${String(next - i)}`, String(op.t), String(op.v), '');
+    } else {
+      const label = op.k === undefined ? '' : labelText(op.k);
+      args.push(op.op === 'record' ? 'r' : 'x', String(op.t), String(op.v), label);
+    }
+    sent += 1;
+    i = next;
   }
+  args[2] = String(sent);
   return args;
+}
+
+function sameBucket(op: SeriesOp & { op: 'bucket' }, other: SeriesOp): boolean {
+  return other.op === 'bucket' && other.t === op.t && String(other.v) === String(op.v);
 }
 
 /**
