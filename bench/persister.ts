@@ -6,12 +6,24 @@
  * stream. The same with the in-process stream shows what the NATS round trips cost.
  *
  *   node --import tsx bench/persister.ts [--messages 20000] [--partitions 8] [--batches 1,64]
+ *     [--transports jetstream,memory] [--rate 0] [--write-interval ms (the persister's default)]
  *     [--database-url postgres://postgres@127.0.0.1:5432/postgres] [--nats-url nats://127.0.0.1:4222]
+ *
+ * With `--rate N` (JetStream only) the messages are not published first: a child process publishes
+ * them at N events/s while the persister runs, as API nodes do under a steady load. Batches are
+ * then as small as the rate makes them, and the per-batch costs (pulls, acks, round trips to
+ * PostgreSQL) show, as they do on a worker that keeps up.
+ *
+ * Besides events/s it prints the CPU spent per persisted event by this process (the persister,
+ * with the stream client and the database driver) and by every `postgres` process on the machine:
+ * on a shared machine wall time varies with other work, CPU per event much less.
  *
  * Prints the figures; writes nothing.
  */
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { cpus } from 'node:os';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { BulwarkEvent } from '@bulwark/contracts';
 import { migrateToLatest, openDatabase } from '../apps/server/src/adapters/db/database.ts';
@@ -25,6 +37,8 @@ import type { ClusterMessage } from '../apps/server/src/cluster/ports.ts';
 import type { AccountState } from '../apps/server/src/risk/domain/state.ts';
 import { MemoryEventStream } from '../apps/server/src/stream/memory-event-stream.ts';
 import type { EventStream } from '../apps/server/src/stream/port.ts';
+import { commandGroup } from './cluster-probes.ts';
+import { processCpuS } from './cpu.ts';
 import { createBenchDatabase } from './postgres.ts';
 
 const { values } = parseArgs({
@@ -32,11 +46,17 @@ const { values } = parseArgs({
     messages: { type: 'string', default: '20000' },
     partitions: { type: 'string', default: '8' },
     batches: { type: 'string', default: '1,64' },
+    transports: { type: 'string', default: 'jetstream,memory' },
+    rate: { type: 'string', default: '0' },
+    'write-interval': { type: 'string' },
+    // Internal: the paced publisher child of a `--rate` run (stream name, subject prefix).
+    'publish-to': { type: 'string' },
     'database-url': { type: 'string', default: 'postgres://postgres@127.0.0.1:5432/postgres' },
     'nats-url': { type: 'string', default: 'nats://127.0.0.1:4222' },
   },
 });
 const total = Number(values.messages);
+const rate = Number(values.rate);
 const partitions = Number(values.partitions);
 const batchSizes = values.batches.split(',').map(Number);
 const accounts = Math.max(1, Math.round(total / 10));
@@ -131,6 +151,59 @@ async function publishAll(stream: EventStream): Promise<number> {
   return performance.now() - started;
 }
 
+/**
+ * The child of a `--rate` run: publishes every message at `rate` events/s to the stream the parent
+ * opened, so its CPU is not counted as the persister's.
+ */
+async function publishPaced(streamName: string, subjectPrefix: string): Promise<void> {
+  const connection = await connectNats(values['nats-url'], 'bulwark-bench-publisher');
+  const stream = await JetStreamEventStream.open(connection, {
+    partitions,
+    deliveriesMax: 5,
+    retryDelayMs: 100,
+    stream: streamName,
+    subjectPrefix,
+    ackWaitMs: 30_000,
+  });
+  const started = performance.now();
+  let sent = 0;
+  const inFlight = new Set<Promise<unknown>>();
+  while (sent < total) {
+    const due = Math.min(total, Math.floor(((performance.now() - started) / 1000) * rate));
+    for (; sent < due; sent += 1) {
+      const message = messageAt(sent);
+      const published = stream.publish({
+        eventId: message.record.eventId,
+        accountId: message.record.accountId ?? '',
+        body: message,
+      });
+      inFlight.add(published);
+      void published.finally(() => inFlight.delete(published));
+    }
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+  await Promise.all(inFlight);
+  await connection.close();
+}
+
+/** Starts the paced publisher child; resolves when it has published everything. */
+function startPublisher(streamName: string, subjectPrefix: string): Promise<void> {
+  const args = [
+    ...process.execArgv,
+    fileURLToPath(import.meta.url),
+    ...['--messages', String(total), '--partitions', String(partitions), '--rate', String(rate)],
+    ...['--nats-url', values['nats-url'], '--publish-to', `${streamName},${subjectPrefix}`],
+  ];
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'inherit', 'inherit'] });
+  return new Promise((resolve, reject) => {
+    child.on('error', reject);
+    child.on('exit', (code) => {
+      if (code === 0) resolve();
+      else reject(new Error(`the publisher exited with ${String(code)}`));
+    });
+  });
+}
+
 interface Figures {
   transport: string;
   batchMax: number;
@@ -141,6 +214,17 @@ interface Figures {
   batchMsP50: number;
   batchMsP99: number;
   publishSeconds: number;
+  /** CPU µs per event of this process (persister, stream client, driver) while persisting. */
+  persisterUs: number;
+  /** CPU µs per event of every `postgres` process while persisting. */
+  postgresUs: number;
+}
+
+const postgres = commandGroup('postgres', 'postgres');
+
+/** CPU seconds of every `postgres` process now (a backend that ended since is not counted). */
+function postgresCpuS(): number {
+  return postgres.pids().reduce((sum, pid) => sum + processCpuS(pid), 0);
 }
 
 function quantile(sorted: readonly number[], q: number): number {
@@ -172,8 +256,9 @@ async function runOnce(transport: 'jetstream' | 'memory', batchMax: number): Pro
           subjectPrefix: `bulwark-bench.${id}`,
           ackWaitMs: 30_000,
         });
+  const paced = rate > 0 && stream instanceof JetStreamEventStream;
   try {
-    const publishMs = await publishAll(stream);
+    const publishMs = paced ? 0 : await publishAll(stream);
     const batches: PersistedBatch[] = [];
     let done: (() => void) | undefined;
     const finished = new Promise<void>((resolve) => {
@@ -184,6 +269,7 @@ async function runOnce(transport: 'jetstream' | 'memory', batchMax: number): Pro
       stream,
       events: storage.events,
       batchMax,
+      writeIntervalMs: values['write-interval'] === undefined ? undefined : Number(values['write-interval']),
       applyDegraded: () => Promise.reject(new Error('no degraded messages in this bench')),
       onError: (error) => {
         console.error('batch failed', error);
@@ -195,9 +281,14 @@ async function runOnce(transport: 'jetstream' | 'memory', batchMax: number): Pro
       },
     });
     const started = performance.now();
+    const cpuBefore = process.cpuUsage();
+    const postgresBefore = postgresCpuS();
     persister.start();
-    await finished;
+    const publisher = paced ? startPublisher(`BULWARK_BENCH_${id}`, `bulwark-bench.${id}`) : undefined;
+    await Promise.all([finished, publisher]);
     const elapsedMs = performance.now() - started;
+    const cpu = process.cpuUsage(cpuBefore);
+    const postgresS = postgresCpuS() - postgresBefore;
     await persister.stop();
     const stored = await database.countEvents();
     if (stored !== total) throw new Error(`expected ${String(total)} events stored, found ${String(stored)}`);
@@ -212,6 +303,8 @@ async function runOnce(transport: 'jetstream' | 'memory', batchMax: number): Pro
       batchMsP50: quantile(durations, 0.5),
       batchMsP99: quantile(durations, 0.99),
       publishSeconds: publishMs / 1000,
+      persisterUs: (cpu.user + cpu.system) / total,
+      postgresUs: (postgresS * 1e6) / total,
     };
   } finally {
     if (stream instanceof JetStreamEventStream) await stream.destroy();
@@ -222,19 +315,29 @@ async function runOnce(transport: 'jetstream' | 'memory', batchMax: number): Pro
   }
 }
 
+const publishTo = values['publish-to']?.split(',');
+if (publishTo !== undefined) {
+  await publishPaced(publishTo[0] ?? '', publishTo[1] ?? '');
+  process.exit(0);
+}
+
 console.log(
   `persister bench: ${String(total)} messages, ${String(accounts)} accounts, ${String(partitions)} partitions, ` +
-    `${String(cpus().length)} CPUs, PostgreSQL ${values['database-url'].replace(/\/\/[^@]*@/, '//')}`,
+    `${rate > 0 ? `published at ${String(rate)}/s while persisting, ` : ''}${String(cpus().length)} CPUs, PostgreSQL ${values['database-url'].replace(/\/\/[^@]*@/, '//')}`,
 );
 const rows: Figures[] = [];
-for (const transport of ['jetstream', 'memory'] as const) {
+const transports = values.transports
+  .split(',')
+  .filter((t): t is 'jetstream' | 'memory' => t === 'jetstream' || t === 'memory');
+for (const transport of transports) {
   for (const batchMax of batchSizes) {
     const figures = await runOnce(transport, batchMax);
     rows.push(figures);
     console.log(
       `${transport.padEnd(9)} batch ≤${String(batchMax).padStart(3)}: ${String(figures.eventsPerSecond).padStart(6)} events/s ` +
         `(${figures.seconds.toFixed(2)} s; ${String(figures.batches)} batches, mean ${figures.meanBatch.toFixed(1)} events; ` +
-        `batch write p50 ${figures.batchMsP50.toFixed(1)} ms, p99 ${figures.batchMsP99.toFixed(1)} ms; published in ${figures.publishSeconds.toFixed(1)} s)`,
+        `batch write p50 ${figures.batchMsP50.toFixed(1)} ms, p99 ${figures.batchMsP99.toFixed(1)} ms; published in ${figures.publishSeconds.toFixed(1)} s); ` +
+        `CPU per event: persister ${figures.persisterUs.toFixed(0)} µs, postgres ${figures.postgresUs.toFixed(0)} µs`,
     );
   }
 }

@@ -19,7 +19,7 @@ function record(eventId: string, accountId: string): EventRecord {
     type: 'account.created',
     at: new Date(baseMs).toISOString(),
     accountId,
-  } as BulwarkEvent;
+  };
   return {
     eventId,
     accountId,
@@ -42,12 +42,12 @@ if (backends().includes('postgres')) {
         const writers = 12;
         const batches = 25;
         const perBatch = 8;
-        let writing = true;
+        const progress = { writing: true };
         const seen = new Set<string>();
         const reader = (async () => {
           let cursor = 0;
           for (;;) {
-            const done = !writing;
+            const done = !progress.writing;
             const page = await under.storage.events.readAfter(cursor, 500);
             for (const stored of page) seen.add(stored.eventId);
             cursor = page.at(-1)?.seq ?? cursor;
@@ -64,7 +64,7 @@ if (backends().includes('postgres')) {
             }
           }),
         );
-        writing = false;
+        progress.writing = false;
         await reader;
         assert.equal(seen.size, writers * batches * perBatch, 'no event was passed over');
       } finally {

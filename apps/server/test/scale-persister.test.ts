@@ -11,7 +11,7 @@ import type { ClusterMessage } from '../src/cluster/ports.ts';
 import type { AccountState } from '../src/risk/domain/state.ts';
 import type { CaseRecord, EventRecord } from '../src/storage/ports.ts';
 import { MemoryEventStream } from '../src/stream/memory-event-stream.ts';
-import type { EventStream } from '../src/stream/port.ts';
+import { partitionOf, type EventStream } from '../src/stream/port.ts';
 import pg from 'pg';
 import {
   backends,
@@ -491,6 +491,40 @@ for (const factory of worlds) {
         ['mf-2', 'mf-1'],
       );
       assert.ok(errors.length >= 3, 'the batch, then the message alone until it was given up');
+    });
+
+    test('a batch the database refuses fails alone: batches written together with it are stored', async () => {
+      const world = await factory.open();
+      // Four accounts over the partitions, and one record the database refuses (the score does
+      // not fit its smallint column) on the first account, between two good ones.
+      const good = [0, 1, 2, 3].flatMap((a) =>
+        [1, 2, 3].map((n) => message(`gw-${String(a)}-${String(n)}`, `gw-acct-${String(a)}`, n)),
+      );
+      const bad = message('gw-bad', 'gw-acct-0', 9);
+      bad.record.decision = { ...bad.record.decision, score: 70_000 };
+      const messages = [...good.slice(0, 6), bad, ...good.slice(6)];
+      await publish(world.stream, messages);
+      const failedPartitions = new Set<number>();
+      const persister = new StreamPersister({
+        stream: world.stream,
+        events: world.under.storage.events,
+        batchMax: 8,
+        applyDegraded: noDegraded,
+        onError: (_error, partition) => failedPartitions.add(partition),
+      });
+      persister.start();
+      await until(async () => (await world.deadLetterReasons()).length >= 1, 'the dead letter');
+      await until(() => persister.stats().appended >= good.length, 'every good message');
+      await persister.stop();
+      const [reason] = await world.deadLetterReasons();
+      assert.match(reason ?? '', /smallint/);
+      assert.equal(await countRows(world.under, 'events', 'gw-bad'), 0);
+      assert.deepEqual(
+        [...failedPartitions],
+        [partitionOf('gw-acct-0', streamOptions.partitions)],
+        'no other partition saw a failure',
+      );
+      await assertPersisted(world.under, 'gw', good);
     });
 
     test('degraded messages reach applyDegraded before they are persisted; a failure there brings them again', async () => {

@@ -94,19 +94,9 @@ async function insertCases(trx: Transaction<Database>, cases: readonly CaseRecor
     .execute();
 }
 
-/**
- * Inserts records in their order and answers the sequence number given to each, by event id.
- * All rows travel as one JSON parameter that the server expands (jsonb_to_recordset): one
- * statement, one bind value, however many events, and far less client work than bind lists. With
- * `skipStored` an id already stored (or repeated in `records`) is skipped instead of failing.
- */
-async function insertEvents(
-  db: Kysely<Database>,
-  records: readonly EventRecord[],
-  options: { skipStored: boolean },
-): Promise<Map<string, number>> {
-  if (records.length === 0) return new Map();
-  const rows = records.map((r, position) => ({
+/** The `events` rows of `records` for jsonb_to_recordset, each with its position in `records`. */
+function eventRows(records: readonly EventRecord[]): object[] {
+  return records.map((r, position) => ({
     position,
     event_id: r.eventId,
     account_id: r.accountId ?? null,
@@ -121,16 +111,36 @@ async function insertEvents(
     score: r.decision.score,
     policy_version: r.policyVersion,
   }));
-  const onConflict = options.skipStored ? sql`on conflict (event_id) do nothing` : sql``;
-  const result = await sql<{ event_id: string; seq: string | number }>`
+}
+
+/** Inserts the rows of a jsonb_to_recordset parameter in their order (no conflict clause). */
+const insertEventRows = sql`
     insert into events (event_id, account_id, type, at, received_at, decided_at, content_hash, payload,
                         decision, outcome, score, policy_version)
     select e.event_id, e.account_id, e.type, e.at::timestamptz, e.received_at::timestamptz,
-           e.decided_at::timestamptz, e.content_hash, e.payload, e.decision, e.outcome, e.score, e.policy_version
-    from jsonb_to_recordset(${JSON.stringify(rows)}::jsonb)
-         as e(position integer, event_id text, account_id text, type text, at text, received_at text, decided_at text,
-              content_hash text, payload jsonb, decision jsonb, outcome text, score smallint,
-              policy_version text)
+           e.decided_at::timestamptz, e.content_hash, e.payload, e.decision, e.outcome, e.score, e.policy_version`;
+
+/** The record type of `eventRows` for jsonb_to_recordset. */
+const eventRowType = sql`e(position integer, event_id text, account_id text, type text, at text, received_at text,
+              decided_at text, content_hash text, payload jsonb, decision jsonb, outcome text, score smallint,
+              policy_version text)`;
+
+/**
+ * Inserts records in their order and answers the sequence number given to each, by event id.
+ * All rows travel as one JSON parameter that the server expands (jsonb_to_recordset): one
+ * statement, one bind value, however many events, and far less client work than bind lists. With
+ * `skipStored` an id already stored (or repeated in `records`) is skipped instead of failing.
+ */
+async function insertEvents(
+  db: Kysely<Database>,
+  records: readonly EventRecord[],
+  options: { skipStored: boolean },
+): Promise<Map<string, number>> {
+  if (records.length === 0) return new Map();
+  const onConflict = options.skipStored ? sql`on conflict (event_id) do nothing` : sql``;
+  const result = await sql<{ event_id: string; seq: string | number }>`
+    ${insertEventRows}
+    from jsonb_to_recordset(${JSON.stringify(eventRows(records))}::jsonb) as ${eventRowType}
     order by e.position
     ${onConflict}
     returning event_id, seq`.execute(db);
@@ -168,21 +178,16 @@ async function insertNewCases(
 }
 
 /**
- * Writes each account's state unless the row already holds the same or a newer version; answers
- * the accounts written. Only the newest of several states of one account is sent (one statement
- * may not change a row twice).
+ * The newest state of each account in `accounts`, as `accounts` rows for jsonb_to_recordset. Only
+ * the newest of several states of one account is kept: one statement may not change a row twice.
  */
-async function upsertNewerAccounts(
-  trx: Transaction<Database>,
-  accounts: readonly VersionedAccountState[],
-): Promise<string[]> {
+function accountRows(accounts: readonly VersionedAccountState[]): object[] {
   const newest = new Map<string, VersionedAccountState>();
   for (const account of accounts) {
     const held = newest.get(account.state.accountId);
     if (held === undefined || held.version < account.version) newest.set(account.state.accountId, account);
   }
-  if (newest.size === 0) return [];
-  const rows = [...newest.values()].map(({ state, version }) => ({
+  return [...newest.values()].map(({ state, version }) => ({
     account_id: state.accountId,
     // Kept as the JSON text the server wrote (0010_compact_checkpoints): a string inside the parameter.
     state: JSON.stringify(state),
@@ -192,7 +197,13 @@ async function upsertNewerAccounts(
     open_case_id: state.openCaseId ?? null,
     version,
   }));
-  const result = await sql<{ account_id: string }>`
+}
+
+/**
+ * Writes the rows of a jsonb_to_recordset parameter (`accountRows`) unless the stored row holds
+ * the same or a newer version; the statement answers the accounts written.
+ */
+const upsertNewerAccountRows = (rows: readonly object[]) => sql`
     insert into accounts (account_id, state, first_seen_at, last_seen_at, risk, open_case_id, updated_at, version)
     select a.account_id, a.state, a.first_seen_at::timestamptz, a.last_seen_at::timestamptz, a.risk,
            a.open_case_id, now(), a.version
@@ -204,8 +215,53 @@ async function upsertNewerAccounts(
       risk = excluded.risk, open_case_id = excluded.open_case_id, updated_at = excluded.updated_at,
       version = excluded.version
     where accounts.version is null or accounts.version < excluded.version
-    returning account_id`.execute(trx);
-  return result.rows.map((row) => row.account_id);
+    returning account_id`;
+
+/**
+ * Held by every `appendDecided` transaction from before its sequence numbers are drawn until it
+ * commits, so appends commit in sequence order. Readers follow the log by sequence (the alert
+ * outbox, the sandbox store, backfills); if a later number could commit first, a reader would move
+ * past an earlier one that became visible only afterwards, and never see it. Workers append
+ * batches of many partitions at once, so this order has to be made; the single-process writer
+ * has it by construction.
+ */
+const appendOrderLockId = 0x42756c78;
+
+/**
+ * Appends the records not stored yet, in their order, and writes each account's newest state
+ * unless a newer one is stored: both in one statement (data-modifying CTEs, after the log order
+ * lock), so a batch without cases costs one round trip and no transaction, and is still written
+ * all or nothing.
+ */
+async function appendEventsAndAccounts(
+  db: Kysely<Database>,
+  records: readonly EventRecord[],
+  accounts: readonly VersionedAccountState[],
+): Promise<{ appended: Map<string, number>; updatedAccounts: string[] }> {
+  const result = await sql<{
+    event_id: string | null;
+    seq: string | number | null;
+    account_id: string | null;
+  }>`
+    with log_order as materialized (select pg_advisory_xact_lock(${appendOrderLockId}) as held),
+    appended as (
+      ${insertEventRows}
+      from jsonb_to_recordset(${JSON.stringify(eventRows(records))}::jsonb) as ${eventRowType}
+      cross join log_order
+      order by e.position
+      on conflict (event_id) do nothing
+      returning event_id, seq
+    ), updated as (${upsertNewerAccountRows(accountRows(accounts))})
+    select event_id, seq, null::text as account_id from appended
+    union all
+    select null, null, account_id from updated`.execute(db);
+  const appended = new Map<string, number>();
+  const updatedAccounts: string[] = [];
+  for (const row of result.rows) {
+    if (row.event_id !== null) appended.set(row.event_id, Number(row.seq));
+    else if (row.account_id !== null) updatedAccounts.push(row.account_id);
+  }
+  return { appended, updatedAccounts };
 }
 
 class KyselyEventLog implements EventLog {
@@ -252,16 +308,20 @@ class KyselyEventLog implements EventLog {
   ): Promise<DecidedAppend> {
     if (records.length === 0 && openedCases.length === 0 && accounts.length === 0)
       return { appended: new Map(), openedCases: [], updatedAccounts: [] };
+    // Without cases one statement does it all, atomic by itself.
+    if (openedCases.length === 0) {
+      const written = await appendEventsAndAccounts(this.#db, records, accounts);
+      return { ...written, openedCases: [] };
+    }
     return this.#db.transaction().execute(async (trx) => {
-      const appended = await insertEvents(trx, records, { skipStored: true });
+      const written = await appendEventsAndAccounts(trx, records, accounts);
       const inserted = await insertNewCases(trx, openedCases);
       // Only the cases inserted now start a run: a redelivered case already has its own.
       await startRuns(
         trx,
         openedCases.filter((c) => inserted.has(c.caseId)),
       );
-      const updatedAccounts = await upsertNewerAccounts(trx, accounts);
-      return { appended, openedCases: [...inserted], updatedAccounts };
+      return { ...written, openedCases: [...inserted] };
     });
   }
 

@@ -44,7 +44,10 @@ export interface JetStreamOptions {
   readonly publishTimeoutMs?: number;
   /** Copies of the stream in a JetStream cluster (1 on a single server). */
   readonly replicas?: number;
-  /** How long one pull waits for an event before asking again (bounds stop()); at least 1000 (the client's floor). */
+  /**
+   * How long the consumer's open pull lasts before the client asks again (default 30,000 ms; at
+   * least 1000, the client's floor). The server's idle heartbeats come at half of it.
+   */
   readonly pullWaitMs?: number;
   /** Told of handler failures and dead letters (for logs and metrics). */
   readonly onProblem?: (problem: {
@@ -187,13 +190,19 @@ export class JetStreamEventStream implements EventStream {
     let stopped = false;
     // Read through a call: stop() flips it while the loop awaits.
     const isStopped = (): boolean => stopped || this.#connection.isClosed();
-    const loop = this.#run(partition, handler, options.max, isStopped).catch((error: unknown) => {
+    const inboxes = new Set<Inbox>();
+    const loop = this.#run(partition, handler, options.max, inboxes, isStopped).catch((error: unknown) => {
       // The connection closed under the consumer (a crash or shutdown): what it held comes again.
       this.#options.onProblem?.({ kind: 'retry', partition, error });
     });
+    const interrupt = (): void => {
+      for (const inbox of inboxes) inbox.interrupt();
+    };
+    void this.#connection.closed().then(interrupt, interrupt);
     const handle: StreamConsumer = {
       stop: async () => {
         stopped = true;
+        interrupt();
         await loop;
         this.#consumers.delete(handle);
       },
@@ -202,11 +211,17 @@ export class JetStreamEventStream implements EventStream {
     return handle;
   }
 
-  async #run(partition: number, handler: BatchHandler, max: number, isStopped: () => boolean): Promise<void> {
+  async #run(
+    partition: number,
+    handler: BatchHandler,
+    max: number,
+    inboxes: Set<Inbox>,
+    isStopped: () => boolean,
+  ): Promise<void> {
     const { stream } = this.#options;
     const durable = consumerName(partition);
-    // Up to `max` unacknowledged at once: the batch in hand, and nothing beyond it, since the
-    // next fetch comes only after the batch is acknowledged (or given back).
+    // Up to `max` unacknowledged at once: the server delivers no more than that before acks, so
+    // the batch in hand and the events waiting behind it are never more than `max`.
     await this.#jsm.consumers.update(stream, durable, { max_ack_pending: max });
     const info = await this.#jsm.consumers.info(stream, durable);
     if (info.num_ack_pending > 0) {
@@ -217,37 +232,75 @@ export class JetStreamEventStream implements EventStream {
     }
     const consumer = await this.#js.consumers.get(stream, durable);
     while (!isStopped()) {
-      const messages = await this.#fetch(consumer, partition, max, isStopped);
-      if (messages.length > 0) await this.#handleBatch(partition, messages, handler, isStopped);
+      const inbox = new Inbox();
+      inboxes.add(inbox);
+      try {
+        await this.#receive(consumer, partition, max, inbox, handler, isStopped);
+      } catch (error) {
+        if (isStopped()) break;
+        // The server may be restarting: wait a moment rather than spin.
+        this.#options.onProblem?.({ kind: 'retry', partition, error });
+        await sleepUnless(fetchRetryDelayMs, isStopped);
+      } finally {
+        inboxes.delete(inbox);
+      }
     }
+    // The last acks leave before stop() answers (the caller may close the connection next).
+    await this.#connection.flush().catch(() => undefined);
   }
 
-  /** Up to `max` events waiting now (waiting up to the pull wait for the first); none on a failed pull. */
-  async #fetch(
+  /**
+   * One long-lived pull subscription (`consume`): the client keeps a pull for up to `max` events
+   * open, the server fills it as events come (never more than `max` unacknowledged), and each
+   * turn hands the handler whatever has arrived. Compared with a pull per batch this saves a
+   * subscription, a pull request and an unsubscription per batch, which is most of a worker's
+   * CPU when it keeps up and batches are small. Returns on stop; throws if the subscription ends
+   * by itself (the consumer or the connection went away).
+   */
+  async #receive(
     consumer: Consumer,
     partition: number,
     max: number,
+    inbox: Inbox,
+    handler: BatchHandler,
     isStopped: () => boolean,
-  ): Promise<JsMsg[]> {
-    const messages: JsMsg[] = [];
-    const expires = Math.max(1000, this.#options.pullWaitMs ?? 1000);
+  ): Promise<void> {
+    const messages = await consumer.consume({
+      max_messages: max,
+      expires: Math.max(1000, this.#options.pullWaitMs ?? 30_000),
+      callback: (message) => inbox.push(message),
+    });
+    let ended: Error | undefined;
+    const end = (error: unknown): void => {
+      ended = error instanceof Error ? error : new Error('the stream subscription ended');
+      inbox.interrupt();
+    };
+    void messages.closed().then(end, end);
+    // Delivered events wait for their turn beyond their ack wait when a batch takes long (an
+    // outage): keep them ours, so the server does not deliver them again behind newer ones.
+    // Once stopping, the subscription ends before the last acks: the slots they free would
+    // otherwise be filled at once with events nobody will handle, given back and so delivered
+    // again (a spent try) to the next consumer.
+    const beforeAck = (): void => {
+      if (isStopped()) messages.stop();
+    };
+    const keepAlive = setInterval(() => inbox.keepAlive(), Math.max(500, this.#options.ackWaitMs / 2));
     try {
-      const first = await consumer.next({ expires });
-      if (first === null) return messages;
-      messages.push(first);
-      // A pull for a full batch would wait until the batch fills; the first event tells how many
-      // more are waiting, and a pull for that many answers at once.
-      const more = Math.min(max - 1, first.info.pending);
-      if (more > 0)
-        for await (const message of await consumer.fetch({ max_messages: more, expires }))
-          messages.push(message);
-    } catch (error) {
-      if (isStopped()) return messages;
-      // The server may be restarting: wait a moment rather than spin.
-      this.#options.onProblem?.({ kind: 'retry', partition, error });
-      await sleepUnless(fetchRetryDelayMs, isStopped);
+      for (;;) {
+        const taken = await inbox.take(max);
+        if (taken.length === 0) break;
+        await this.#handleBatch(partition, taken, handler, isStopped, beforeAck);
+        inbox.settled();
+        if (isStopped()) break;
+      }
+    } finally {
+      clearInterval(keepAlive);
+      // No more deliveries; what arrived and was not handled goes back, in order, to come again
+      // before anything newer.
+      messages.stop();
+      giveBack(inbox.rest());
     }
-    return messages;
+    if (!isStopped() && ended !== undefined) throw ended;
   }
 
   /**
@@ -260,6 +313,7 @@ export class JetStreamEventStream implements EventStream {
     messages: readonly JsMsg[],
     handler: BatchHandler,
     isStopped: () => boolean,
+    beforeAck: () => void,
   ): Promise<void> {
     const events: StreamEvent[] = [];
     const taken: JsMsg[] = [];
@@ -280,7 +334,8 @@ export class JetStreamEventStream implements EventStream {
           events,
           taken.map((m) => this.#delivery(partition, m, 0)),
         );
-        await acknowledge(taken);
+        beforeAck();
+        acknowledge(taken);
         return;
       } catch (error) {
         this.#options.onProblem?.({ kind: 'retry', partition, error });
@@ -297,10 +352,11 @@ export class JetStreamEventStream implements EventStream {
         spent,
         handler,
         isStopped,
+        beforeAck,
       );
       if (!settled) {
         // Stopping: the rest go back, in order, for the next consumer.
-        for (const rest of taken.slice(i)) rest.nak();
+        giveBack(taken.slice(i));
         return;
       }
     }
@@ -317,13 +373,15 @@ export class JetStreamEventStream implements EventStream {
     spent: number,
     handler: BatchHandler,
     isStopped: () => boolean,
+    beforeAck: () => void,
   ): Promise<boolean> {
     const message = held[0] as JsMsg;
     for (let extra = spent; ; extra += 1) {
       const delivery = this.#delivery(partition, message, extra);
       try {
         await handler([event], [delivery]);
-        await acknowledge([message]);
+        beforeAck();
+        acknowledge([message]);
         return true;
       } catch (error) {
         if (delivery.attempt >= this.#options.deliveriesMax) {
@@ -337,7 +395,7 @@ export class JetStreamEventStream implements EventStream {
       await new Promise((resolve) => setTimeout(resolve, this.#options.retryDelayMs));
       if (isStopped()) return false;
       // Still ours: the server must not give them to another consumer meanwhile.
-      for (const kept of held) kept.working();
+      settle(held, (kept) => kept.working());
     }
   }
 
@@ -407,12 +465,88 @@ const leftoverMarginMs = 250;
 const maxBatch = 10_000;
 
 /**
- * Acknowledges in order, waiting for the server to record the last: a crash after this never
- * redelivers them. If the connection is gone the acks are lost and the events come again.
+ * Acknowledges in order, without waiting for the server to confirm: a confirmation is a request
+ * (an inbox message, a timer) per batch, and nothing could be done with a failed one anyway. The
+ * server handles acks in order before the pulls sent after them, and the consumer flushes them
+ * when it stops. If the connection is gone the acks are lost and the events come again (the write
+ * is idempotent).
  */
-async function acknowledge(messages: readonly JsMsg[]): Promise<void> {
-  for (const message of messages.slice(0, -1)) message.ack();
-  await messages[messages.length - 1]?.ackAck().catch(() => false);
+function acknowledge(messages: readonly JsMsg[]): void {
+  settle(messages, (message) => message.ack());
+}
+
+/** Gives events back to the server, in order, to be delivered again before anything newer. */
+function giveBack(messages: readonly JsMsg[]): void {
+  settle(messages, (message) => message.nak());
+}
+
+/**
+ * Sends one reply per event. The client throws once the connection is closed: the replies are
+ * then lost, and the server delivers the events again after their ack wait, which is what a
+ * crash does too.
+ */
+function settle(messages: readonly JsMsg[], reply: (message: JsMsg) => void): void {
+  try {
+    for (const message of messages) reply(message);
+  } catch {
+    // The connection is gone (see above).
+  }
+}
+
+/**
+ * Events delivered to one partition's subscription, in order, taken a batch at a time. It also
+ * knows the batch in hand, to keep every event it holds from being delivered again meanwhile.
+ */
+class Inbox {
+  readonly #waiting: JsMsg[] = [];
+  #inHand: readonly JsMsg[] = [];
+  #wake: (() => void) | undefined;
+  #interrupted = false;
+
+  push(message: JsMsg): void {
+    this.#waiting.push(message);
+    this.#wakeUp();
+  }
+
+  /** Makes `take` answer nothing from now on (stopping, or the subscription ended). */
+  interrupt(): void {
+    this.#interrupted = true;
+    this.#wakeUp();
+  }
+
+  /** Up to `max` events, waiting for the first; none once interrupted. */
+  async take(max: number): Promise<JsMsg[]> {
+    while (this.#waiting.length === 0 && !this.#interrupted)
+      await new Promise<void>((resolve) => {
+        this.#wake = resolve;
+      });
+    if (this.#interrupted) return [];
+    const taken = this.#waiting.splice(0, max);
+    this.#inHand = taken;
+    return taken;
+  }
+
+  /** The batch in hand was acknowledged (or dead-lettered). */
+  settled(): void {
+    this.#inHand = [];
+  }
+
+  /** Tells the server every held event is still being worked on (resets its ack wait). */
+  keepAlive(): void {
+    settle([...this.#inHand, ...this.#waiting], (message) => message.working());
+  }
+
+  /** The events delivered and not taken, in order; the inbox keeps none. */
+  rest(): JsMsg[] {
+    this.#inHand = [];
+    return this.#waiting.splice(0);
+  }
+
+  #wakeUp(): void {
+    const wake = this.#wake;
+    this.#wake = undefined;
+    wake?.();
+  }
 }
 
 /** Sleeps `ms`, ending early once `stopped()` holds. */
