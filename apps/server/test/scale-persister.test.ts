@@ -6,6 +6,7 @@ import fc from 'fast-check';
 import { sql } from 'kysely';
 import type { NatsConnection } from 'nats';
 import { connectNats, JetStreamEventStream } from '../src/adapters/nats/jetstream-event-stream.ts';
+import { PostgresPartitionLeases } from '../src/adapters/db/partition-leases.ts';
 import { parseClusterMessage, StreamPersister, type PersistedBatch } from '../src/cluster/persister.ts';
 import type { ClusterMessage } from '../src/cluster/ports.ts';
 import type { AccountState } from '../src/risk/domain/state.ts';
@@ -718,6 +719,79 @@ if (backends().includes('postgres')) {
         await assertPersisted(under, 'ow', messages);
       } finally {
         await admin.query(`alter database ${name} allow_connections true`);
+        await admin.end();
+        await under.close();
+      }
+    });
+  });
+}
+
+if (backends().includes('postgres')) {
+  describe('StreamPersister: two workers share the partitions through PostgreSQL leases', () => {
+    test('each partition is persisted by one worker; a stopped or cut-off worker hands its partitions over', async () => {
+      const under = await freshDatabase('postgres');
+      const { rows } = await sql<{ name: string }>`select current_database() as name`.execute(under.db);
+      const url = new URL(postgresAdminUrl());
+      url.pathname = `/${rows[0]?.name ?? ''}`;
+      const stream = new MemoryEventStream({ partitions: 6, deliveriesMax: 3, retryDelayMs: 10 });
+      const worker = (): StreamPersister =>
+        new StreamPersister({
+          stream,
+          events: under.storage.events,
+          batchMax: 8,
+          applyDegraded: noDegraded,
+          leases: new PostgresPartitionLeases(url.toString(), 'T_LEASES'),
+          leaseRetryMs: 50,
+        });
+      const a = worker();
+      const b = worker();
+      const admin = new pg.Client({ connectionString: postgresAdminUrl() });
+      await admin.connect();
+      try {
+        a.start();
+        b.start();
+        await until(() => a.partitions().length + b.partitions().length === 6, 'every partition taken');
+        const shared = a.partitions().filter((p) => b.partitions().includes(p));
+        assert.deepEqual(shared, [], 'no partition is consumed by both workers');
+        const first = traffic('pl', 12, 5);
+        await publish(stream, first);
+        await until(
+          async () => (await countRows(under, 'events', 'pl-%')) >= first.length,
+          'the first traffic persisted',
+        );
+        await assertPersisted(under, 'pl', first);
+
+        // A stops: B takes its partitions over and persists what comes next.
+        await a.stop();
+        await until(() => b.partitions().length === 6, 'B holds every partition');
+        const second = traffic('pm', 12, 5);
+        await publish(stream, second);
+        await until(
+          async () => (await countRows(under, 'events', 'pm-%')) >= second.length,
+          'the second traffic persisted',
+        );
+        await assertPersisted(under, 'pm', second);
+
+        // B's lease session is cut off (as when its worker loses PostgreSQL): it stops pulling
+        // every partition, then takes them again once it can.
+        await admin.query(
+          `select pg_terminate_backend(pid) from pg_stat_activity
+            where datname = $1 and pid in (select pid from pg_locks where locktype = 'advisory')`,
+          [rows[0]?.name],
+        );
+        await until(() => b.partitions().length === 0, 'B let its partitions go');
+        await until(() => b.partitions().length === 6, 'B took them again');
+        const third = traffic('pn', 12, 3);
+        await publish(stream, third);
+        await until(
+          async () => (await countRows(under, 'events', 'pn-%')) >= third.length,
+          'the third traffic persisted',
+        );
+        await assertPersisted(under, 'pn', third);
+        await b.stop();
+      } finally {
+        await a.stop();
+        await b.stop();
         await admin.end();
         await under.close();
       }

@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { NatsConnection } from 'nats';
 import type { Logger } from 'pino';
+import { PostgresPartitionLeases } from '../adapters/db/partition-leases.ts';
 import { JetStreamEventStream } from '../adapters/nats/jetstream-event-stream.ts';
 import { RedisDecisionState } from '../adapters/redis/redis-decision-state.ts';
 import type { Config } from '../config/config.ts';
@@ -96,6 +97,8 @@ export async function startClusterNode(deps: {
           stream,
           events: storage.events,
           ping: () => storage.ping(),
+          // Several workers share the partitions; each is persisted by one at a time.
+          leases: new PostgresPartitionLeases(config.databaseUrl ?? '', config.streamName),
           batchMax: config.persistBatchMax,
           applyDegraded: (messages) => applyDegraded(state, messages, processor.policy),
           onError: (error) => logger.warn({ err: error }, 'persisting stream events failed; they come again'),

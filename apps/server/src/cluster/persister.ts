@@ -43,11 +43,29 @@ export interface PersisterStats {
 const outageBackoffMs = 100;
 const outageBackoffMaxMs = 5_000;
 
+/**
+ * Which worker persists which partition: one at a time per partition, or two workers pulling from
+ * one durable consumer would write a partition's events out of order. Implementation: a
+ * PostgreSQL session advisory lock per partition (adapters/db/partition-leases.ts).
+ */
+export interface PartitionLeases {
+  /** Takes the partition if no other worker holds it; true if this worker holds it now. */
+  tryTake(partition: number): Promise<boolean>;
+  /** Told when every lease was lost at once (the session ended). */
+  onLost(listener: () => void): void;
+  /** Lets every partition go. */
+  close(): Promise<void>;
+}
+
 export interface StreamPersisterOptions {
   readonly stream: EventStream;
   readonly events: Pick<EventLog, 'appendDecided'>;
   /** Events taken from a partition at a time, and so written per transaction. */
   readonly batchMax: number;
+  /** With several workers: which partitions this one may persist. Without: all of them. */
+  readonly leases?: PartitionLeases;
+  /** How often partitions held by others are tried again (default 2 s). */
+  readonly leaseRetryMs?: number;
   /**
    * Applies the effects of events decided without the shared state (`degraded: true`) to it,
    * before they are persisted and acknowledged; a throw makes the batch come again.
@@ -83,7 +101,14 @@ const defaultWriteIntervalMs = 20;
  */
 export class StreamPersister {
   readonly #options: StreamPersisterOptions;
-  readonly #consumers: StreamConsumer[] = [];
+  /** The consumer of each partition this worker persists. */
+  readonly #consumers = new Map<number, StreamConsumer>();
+  #started = false;
+  #claiming: Promise<void> | undefined;
+  #claimTimer: NodeJS.Timeout | undefined;
+  /** Partitions whose lease was lost, while their old consumer finishes. */
+  readonly #released = new Set<number>();
+  readonly #draining = new Map<number, Promise<void>>();
   readonly #writer: GroupWriter;
   #stopping = false;
   readonly #stats: PersisterStats = {
@@ -111,22 +136,87 @@ export class StreamPersister {
     );
   }
 
-  /** Starts one consumer per partition (each resumes where the last one stopped). */
+  /**
+   * Starts consuming (each partition resumes where its last consumer stopped). Without leases,
+   * every partition at once: this is the only worker. With leases, the partitions this worker
+   * can take, and the others as soon as their holder lets them go (it stopped, or died).
+   */
   start(): void {
-    if (this.#consumers.length > 0) return;
-    const { stream, batchMax } = this.#options;
-    for (let partition = 0; partition < stream.partitions; partition += 1) {
-      this.#consumers.push(
-        stream.consumeBatch(partition, (events) => this.#persist(partition, events), { max: batchMax }),
-      );
+    if (this.#started) return;
+    this.#started = true;
+    const leases = this.#options.leases;
+    if (leases === undefined) {
+      for (let partition = 0; partition < this.#options.stream.partitions; partition += 1)
+        this.#consume(partition);
+      return;
     }
+    leases.onLost(() => void this.#dropAll());
+    const claim = (): void => {
+      this.#claiming = this.#claim(leases).finally(() => {
+        if (!this.#stopping) this.#claimTimer = setTimeout(claim, this.#options.leaseRetryMs ?? 2_000);
+      });
+    };
+    claim();
+  }
+
+  /** The partitions this worker consumes now. */
+  partitions(): number[] {
+    return [...this.#consumers.keys()].sort((a, b) => a - b);
   }
 
   /** Graceful drain: no more pulls; the batch in hand of each partition is written and acknowledged. */
   async stop(): Promise<void> {
     this.#stopping = true;
-    const consumers = this.#consumers.splice(0);
+    if (this.#claimTimer !== undefined) clearTimeout(this.#claimTimer);
+    await this.#claiming;
+    const consumers = [...this.#consumers.values()];
+    this.#consumers.clear();
     await Promise.all(consumers.map((consumer) => consumer.stop()));
+    await this.#options.leases?.close();
+  }
+
+  #consume(partition: number): void {
+    const { stream, batchMax } = this.#options;
+    this.#consumers.set(
+      partition,
+      stream.consumeBatch(partition, (events) => this.#persist(partition, events), { max: batchMax }),
+    );
+  }
+
+  /** Takes every free partition this worker does not consume yet. */
+  async #claim(leases: PartitionLeases): Promise<void> {
+    for (let partition = 0; partition < this.#options.stream.partitions; partition += 1) {
+      if (this.#stopping) return;
+      if (this.#consumers.has(partition) || this.#draining.has(partition)) continue;
+      try {
+        if (await leases.tryTake(partition)) this.#consume(partition);
+      } catch (error) {
+        // PostgreSQL away: nothing can be written anyway; the next round tries again.
+        this.#options.onError?.(error, partition);
+        return;
+      }
+    }
+  }
+
+  /**
+   * The leases' session ended: another worker may take the partitions now, so this one stops
+   * pulling them and gives up the batches it holds (they come again to the new holder). A
+   * partition is taken again only once its old consumer has finished.
+   */
+  async #dropAll(): Promise<void> {
+    const dropped = [...this.#consumers];
+    this.#consumers.clear();
+    await Promise.all(
+      dropped.map(async ([partition, consumer]) => {
+        this.#released.add(partition);
+        const done = consumer.stop().finally(() => {
+          this.#released.delete(partition);
+          this.#draining.delete(partition);
+        });
+        this.#draining.set(partition, done);
+        await done;
+      }),
+    );
   }
 
   stats(): PersisterStats {
@@ -163,7 +253,8 @@ export class StreamPersister {
         this.#stats.failures += 1;
         this.#options.onError?.(error, partition);
         const outage = stage === 'degraded' || !(await this.#answers());
-        if (!outage || this.#stopping) throw error;
+        // Stopping, or the partition now belongs to another worker: the batch comes again there.
+        if (!outage || this.#stopping || this.#released.has(partition)) throw error;
         this.#stats.outageRetries += 1;
         await this.#pause(Math.min(outageBackoffMaxMs, outageBackoffMs * 2 ** Math.min(attempt, 10)));
       }
