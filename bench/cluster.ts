@@ -2,7 +2,6 @@
 // (one --role worker and two --role api nodes on PostgreSQL, Redis and NATS JetStream) under the
 // same saturated login traffic, in one run. Checks every answer and that the worker persisted
 // every decided event exactly once; records where the CPU went; prints and writes the results.
-import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, release, totalmem, type as osType } from 'node:os';
 import { join } from 'node:path';
@@ -10,7 +9,7 @@ import type { Redis } from 'ioredis';
 import type { NatsConnection } from 'nats';
 import { connectNats } from '../apps/server/src/adapters/nats/jetstream-event-stream.ts';
 import { connectRedis } from '../apps/server/src/adapters/redis/redis-rate-limiter.ts';
-import { repoRoot } from './children.ts';
+import { gitCommit, repoRoot } from './children.ts';
 import {
   addSamples,
   commandGroup,
@@ -626,22 +625,6 @@ async function clusterPhase(
     await forgetEngines().catch((error: unknown) => log(`clean-up failed: ${errorText(error)}`));
   }
   return phase;
-}
-
-function gitCommit(): string {
-  try {
-    const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], {
-      cwd: repoRoot,
-      encoding: 'utf8',
-    }).trim();
-    const changes = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], {
-      cwd: repoRoot,
-      encoding: 'utf8',
-    });
-    return changes.trim() === '' ? commit : `${commit} (with uncommitted changes)`;
-  } catch {
-    return 'unknown';
-  }
 }
 
 function loadAverage(): string {

@@ -1,11 +1,10 @@
 // The foundation benchmark: `npm run bench` (see bench/README.md). One run measures a bare Node
 // HTTP server, Bulwark's ingest on embedded PGlite and on PostgreSQL under the same load, and
 // `bulwark replay` on a generated million-line file; checks every answer; prints and records it.
-import { execFileSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, release, tmpdir, totalmem, type as osType } from 'node:os';
 import { join } from 'node:path';
-import { Child, repoRoot } from './children.ts';
+import { Child, gitCommit, repoRoot } from './children.ts';
 import { LoginTraffic, bodyTails } from './events.ts';
 import { measureCpu, type CpuUse } from './cpu.ts';
 import { EventStream, runPaced, runSaturated, type LoadResult, type Target as LoadTarget } from './load.ts';
@@ -448,22 +447,6 @@ async function replayPhase(options: BenchOptions): Promise<ReplayPhase> {
   }
   attachProfile(options, phase, profile.dir);
   return phase;
-}
-
-function gitCommit(): string {
-  try {
-    const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], {
-      cwd: repoRoot,
-      encoding: 'utf8',
-    }).trim();
-    const changes = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], {
-      cwd: repoRoot,
-      encoding: 'utf8',
-    });
-    return changes.trim() === '' ? commit : `${commit} (with uncommitted changes)`;
-  } catch {
-    return 'unknown';
-  }
 }
 
 function targetsOf(phases: (IngestPhase | ReplayPhase)[]): Target[] {

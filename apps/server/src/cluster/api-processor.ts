@@ -2,7 +2,14 @@ import type { BulwarkEvent, Decision, DecisionOutcome } from '@bulwark/contracts
 import type { Clock } from '../core/clock.ts';
 import type { IdGenerator } from '../core/ids.ts';
 import { handleEvent, type PriorOutcomes } from '../ingest/handle.ts';
-import type { EventProcessor, ShadowListener, ShadowRecord, SubmitOutcome } from '../ingest/processor.ts';
+import {
+  answerUndecided,
+  shuttingDown,
+  type EventProcessor,
+  type ShadowListener,
+  type ShadowRecord,
+  type SubmitOutcome,
+} from '../ingest/processor.ts';
 import type { ValidEvent } from '../ingest/validate.ts';
 import { apply } from '../risk/domain/decider.ts';
 import { seriesKeysOf } from '../risk/domain/engine.ts';
@@ -181,16 +188,7 @@ export class ClusterProcessor implements EventProcessor {
   }
 
   submit(items: readonly ValidEvent[], receivedAtMs: number): Promise<SubmitOutcome[]> {
-    if (this.#stopped) {
-      return Promise.resolve(
-        items.map((item) => ({
-          ok: false as const,
-          code: 'UNAVAILABLE' as const,
-          message: 'the server is shutting down',
-          eventId: item.event.id,
-        })),
-      );
-    }
+    if (this.#stopped) return Promise.resolve(shuttingDown(items));
     const answers = items.map(
       (valid) => new Promise<SubmitOutcome>((resolve) => this.#queue.push({ valid, receivedAtMs, resolve })),
     );
@@ -362,15 +360,8 @@ export class ClusterProcessor implements EventProcessor {
           break;
         }
         case 'duplicate':
-          answers.push({ ok: true, decision: outcome.decision, duplicate: true });
-          break;
         case 'conflict':
-          answers.push({
-            ok: false,
-            code: 'EVENT_ID_CONFLICT',
-            message: `event id "${outcome.eventId}" was already accepted with different content`,
-            eventId: outcome.eventId,
-          });
+          answers.push(answerUndecided(outcome));
           break;
       }
     }
@@ -405,16 +396,7 @@ export class ClusterProcessor implements EventProcessor {
         decidedAtMs: this.#clock.now(),
       });
       if (outcome.kind !== 'decided') {
-        answers.push(
-          outcome.kind === 'duplicate'
-            ? { ok: true, decision: outcome.decision, duplicate: true }
-            : {
-                ok: false,
-                code: 'EVENT_ID_CONFLICT',
-                message: `event id "${outcome.eventId}" was already accepted with different content`,
-                eventId: outcome.eventId,
-              },
-        );
+        answers.push(answerUndecided(outcome));
         return;
       }
       const decision = this.#degradedDecision(pending.valid.event, outcome.decision);

@@ -6,7 +6,7 @@ import { apply } from '../risk/domain/decider.ts';
 import type { RiskPolicy } from '../risk/domain/policy.ts';
 import type { ShadowVerdict } from '../risk/domain/orders/assess.ts';
 import type { CaseRecord, EventRecord, PriorOutcome, Storage } from '../storage/ports.ts';
-import { handleEvent } from './handle.ts';
+import { handleEvent, type HandleOutcome } from './handle.ts';
 import { HotStateCache, type HotStateLimits } from './hot-state.ts';
 import type { ValidEvent } from './validate.ts';
 
@@ -15,6 +15,27 @@ const yieldToIo = (): Promise<void> => new Promise((resolve) => setImmediate(res
 export type SubmitOutcome =
   | { ok: true; decision: Decision; duplicate: boolean }
   | { ok: false; code: 'EVENT_ID_CONFLICT' | 'UNAVAILABLE'; message: string; eventId: string };
+
+/** The answer to each of `items` when the processor no longer takes events. */
+export function shuttingDown(items: readonly ValidEvent[]): SubmitOutcome[] {
+  return items.map((item) => ({
+    ok: false,
+    code: 'UNAVAILABLE',
+    message: 'the server is shutting down',
+    eventId: item.event.id,
+  }));
+}
+
+/** The answer to an event that was not decided now: repeated (same content) or conflicting. */
+export function answerUndecided(outcome: Exclude<HandleOutcome, { kind: 'decided' }>): SubmitOutcome {
+  if (outcome.kind === 'duplicate') return { ok: true, decision: outcome.decision, duplicate: true };
+  return {
+    ok: false,
+    code: 'EVENT_ID_CONFLICT',
+    message: `event id "${outcome.eventId}" was already accepted with different content`,
+    eventId: outcome.eventId,
+  };
+}
 
 /**
  * Decides validated events in order and answers once each is durable: the single-process writer
@@ -157,19 +178,7 @@ export class IngestProcessor implements EventProcessor {
 
   /** Queues events; each answer arrives once its event is decided and durably logged. */
   submit(items: readonly ValidEvent[], receivedAtMs: number): Promise<SubmitOutcome[]> {
-    if (this.#stopped) {
-      return Promise.resolve(
-        items.map(
-          (item) =>
-            ({
-              ok: false,
-              code: 'UNAVAILABLE',
-              message: 'the server is shutting down',
-              eventId: item.event.id,
-            }) as const,
-        ),
-      );
-    }
+    if (this.#stopped) return Promise.resolve(shuttingDown(items));
     const answers = items.map(
       (valid) => new Promise<SubmitOutcome>((resolve) => this.#queue.push({ valid, receivedAtMs, resolve })),
     );
@@ -293,18 +302,8 @@ export class IngestProcessor implements EventProcessor {
           answers.push({ pending, outcome: { ok: true, decision: outcome.decision, duplicate: false } });
           break;
         case 'duplicate':
-          answers.push({ pending, outcome: { ok: true, decision: outcome.decision, duplicate: true } });
-          break;
         case 'conflict':
-          answers.push({
-            pending,
-            outcome: {
-              ok: false,
-              code: 'EVENT_ID_CONFLICT',
-              message: `event id "${outcome.eventId}" was already accepted with different content`,
-              eventId: outcome.eventId,
-            },
-          });
+          answers.push({ pending, outcome: answerUndecided(outcome) });
           break;
       }
     }

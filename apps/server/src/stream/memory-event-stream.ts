@@ -1,4 +1,5 @@
 import {
+  oneAtATime,
   partitionOf,
   type BatchHandler,
   type Delivery,
@@ -95,13 +96,7 @@ export class MemoryEventStream implements EventStream {
   }
 
   consume(partition: number, handler: StreamHandler): StreamConsumer {
-    return this.consumeBatch(
-      partition,
-      async ([event], [delivery]) => {
-        if (event !== undefined && delivery !== undefined) await handler(event, delivery);
-      },
-      { max: 1 },
-    );
+    return this.consumeBatch(partition, oneAtATime(handler), { max: 1 });
   }
 
   consumeBatch(partition: number, handler: BatchHandler, options: { max: number }): StreamConsumer {

@@ -48,6 +48,13 @@ export interface EventStream {
   close(): Promise<void>;
 }
 
+/** A one-event handler as a batch handler, for `consume` in terms of `consumeBatch` with `max: 1`. */
+export function oneAtATime(handler: StreamHandler): BatchHandler {
+  return async ([event], [delivery]) => {
+    if (event !== undefined && delivery !== undefined) await handler(event, delivery);
+  };
+}
+
 /** FNV-1a (32 bit) of the account id, modulo the partition count: stable across nodes and releases. */
 export function partitionOf(accountId: string, partitions: number): number {
   let hash = 0x811c9dc5;

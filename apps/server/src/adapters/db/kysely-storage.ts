@@ -75,23 +75,23 @@ function toCase(row: Selectable<CasesTable>): CaseRecord {
   };
 }
 
+/** The `cases` row of a case as it opens. */
+function caseRow(c: CaseRecord) {
+  return {
+    case_id: c.caseId,
+    account_id: c.accountId,
+    status: c.status,
+    reported_by: c.reportedBy,
+    opened_at: new Date(c.openedAtMs),
+    since: c.sinceMs === undefined ? null : new Date(c.sinceMs),
+    opened_by_event_id: c.openedByEventId,
+    updated_at: new Date(c.openedAtMs),
+  };
+}
+
 async function insertCases(trx: Transaction<Database>, cases: readonly CaseRecord[]): Promise<void> {
   if (cases.length === 0) return;
-  await trx
-    .insertInto('cases')
-    .values(
-      cases.map((c) => ({
-        case_id: c.caseId,
-        account_id: c.accountId,
-        status: c.status,
-        reported_by: c.reportedBy,
-        opened_at: new Date(c.openedAtMs),
-        since: c.sinceMs === undefined ? null : new Date(c.sinceMs),
-        opened_by_event_id: c.openedByEventId,
-        updated_at: new Date(c.openedAtMs),
-      })),
-    )
-    .execute();
+  await trx.insertInto('cases').values(cases.map(caseRow)).execute();
 }
 
 /** The `events` rows of `records` for jsonb_to_recordset, each with its position in `records`. */
@@ -159,18 +159,7 @@ async function insertNewCases(
   if (cases.length === 0) return new Set();
   const rows = await trx
     .insertInto('cases')
-    .values(
-      cases.map((c) => ({
-        case_id: c.caseId,
-        account_id: c.accountId,
-        status: c.status,
-        reported_by: c.reportedBy,
-        opened_at: new Date(c.openedAtMs),
-        since: c.sinceMs === undefined ? null : new Date(c.sinceMs),
-        opened_by_event_id: c.openedByEventId,
-        updated_at: new Date(c.openedAtMs),
-      })),
-    )
+    .values(cases.map(caseRow))
     .onConflict((oc) => oc.doNothing())
     .returning('case_id')
     .execute();

@@ -15,6 +15,7 @@ import {
 } from 'nats';
 import { ConfigError } from '../../config/config.ts';
 import {
+  oneAtATime,
   partitionOf,
   type BatchHandler,
   type Delivery,
@@ -173,13 +174,7 @@ export class JetStreamEventStream implements EventStream {
   }
 
   consume(partition: number, handler: StreamHandler): StreamConsumer {
-    return this.consumeBatch(
-      partition,
-      async ([event], [delivery]) => {
-        if (event !== undefined && delivery !== undefined) await handler(event, delivery);
-      },
-      { max: 1 },
-    );
+    return this.consumeBatch(partition, oneAtATime(handler), { max: 1 });
   }
 
   consumeBatch(partition: number, handler: BatchHandler, options: { max: number }): StreamConsumer {
