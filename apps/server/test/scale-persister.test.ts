@@ -774,13 +774,27 @@ if (backends().includes('postgres')) {
 
         // B's lease session is cut off (as when its worker loses PostgreSQL): it stops pulling
         // every partition, then takes them again once it can.
-        await admin.query(
-          `select pg_terminate_backend(pid) from pg_stat_activity
-            where datname = $1 and pid in (select pid from pg_locks where locktype = 'advisory')`,
+        const cut = await admin.query<{ pid: number }>(
+          `select pid from pg_stat_activity
+            where datname = $1
+              and pid in (select pid from pg_locks where locktype = 'advisory' and objsubid = 2)`,
           [rows[0]?.name],
         );
-        await until(() => b.partitions().length === 0, 'B let its partitions go');
+        const cutPids = cut.rows.map((row) => row.pid);
+        assert.equal(cutPids.length, 1, 'B holds its leases on one session');
+        assert.equal(b.stats().leaseLosses, 0);
+        await admin.query('select pg_terminate_backend(pid) from unnest($1::int[]) as pid', [cutPids]);
+        // B lets its partitions go and takes them again on a new session; it may do both between
+        // two polls, so the loss is read from its count rather than from an empty moment.
+        await until(() => b.stats().leaseLosses === 1, 'B let its partitions go');
         await until(() => b.partitions().length === 6, 'B took them again');
+        const holders = await admin.query<{ pid: number }>(
+          `select distinct pid from pg_locks where locktype = 'advisory' and objsubid = 2 and database =
+             (select oid from pg_database where datname = $1)`,
+          [rows[0]?.name],
+        );
+        assert.equal(holders.rows.length, 1, 'one session holds every lease again');
+        assert.notEqual(holders.rows[0]?.pid, cutPids[0], 'the leases are held by a new session');
         const third = traffic('pn', 12, 3);
         await publish(stream, third);
         await until(

@@ -37,6 +37,8 @@ export interface PersisterStats {
   failures: number;
   /** Of those, attempts held and retried because the database or the shared state was away. */
   outageRetries: number;
+  /** Times the lease session ended and every partition this worker held was let go at once. */
+  leaseLosses: number;
 }
 
 /** First wait before writing a batch again during an outage; doubles up to the max. */
@@ -121,6 +123,7 @@ export class StreamPersister {
     degraded: 0,
     failures: 0,
     outageRetries: 0,
+    leaseLosses: 0,
   };
 
   constructor(options: StreamPersisterOptions) {
@@ -150,7 +153,10 @@ export class StreamPersister {
         this.#consume(partition);
       return;
     }
-    leases.onLost(() => void this.#dropAll());
+    leases.onLost(() => {
+      this.#stats.leaseLosses += 1;
+      void this.#dropAll();
+    });
     const claim = (): void => {
       this.#claiming = this.#claim(leases).finally(() => {
         if (!this.#stopping) this.#claimTimer = setTimeout(claim, this.#options.leaseRetryMs ?? 2_000);
