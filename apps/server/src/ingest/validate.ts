@@ -94,26 +94,35 @@ function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
   return current;
 }
 
+/** The problem with the event's id, when it could be read (a module function: no closure per event). */
+function named(problem: EventProblem, eventId: string | undefined): EventProblem {
+  return eventId === undefined ? problem : { ...problem, eventId };
+}
+
 /** Checks one event against the contract. Never throws, whatever `raw` is. */
 export function validateEvent(raw: unknown): Result<ValidEvent, EventProblem> {
   if (!isRecord(raw)) return err({ code: 'INVALID_EVENT', message: 'an event must be a JSON object' });
   const eventId =
     typeof raw.id === 'string' && raw.id.length > 0 && raw.id.length <= 128 ? raw.id : undefined;
-  const withId = <T extends EventProblem>(problem: T): T =>
-    eventId === undefined ? problem : { ...problem, eventId };
   const type = raw.type;
   if (typeof type !== 'string') {
     return err(
-      withId({ code: 'INVALID_EVENT', message: 'type is required and must be a string', field: 'type' }),
+      named(
+        { code: 'INVALID_EVENT', message: 'type is required and must be a string', field: 'type' },
+        eventId,
+      ),
     );
   }
   if (!knownTypes.has(type)) {
     return err(
-      withId({
-        code: 'UNKNOWN_EVENT_TYPE',
-        message: `unknown event type "${type.slice(0, 64)}"; expected one of ${eventTypes.join(', ')}`,
-        field: 'type',
-      }),
+      named(
+        {
+          code: 'UNKNOWN_EVENT_TYPE',
+          message: `unknown event type "${type.slice(0, 64)}"; expected one of ${eventTypes.join(', ')}`,
+          field: 'type',
+        },
+        eventId,
+      ),
     );
   }
   const parsed = schemaByType[type as EventType].safeParse(raw);
@@ -128,22 +137,27 @@ export function validateEvent(raw: unknown): Result<ValidEvent, EventProblem> {
       message: field === undefined ? detail : `${field}: ${detail}`,
     };
     if (field !== undefined) problem.field = field;
-    return err(withId(problem));
+    return err(named(problem, eventId));
   }
   const event = parsed.data;
   const unstorable = hasUnstorableString(event) ? findUnstorableString(event, []) : undefined;
   if (unstorable !== undefined) {
     return err(
-      withId({
-        code: 'INVALID_EVENT',
-        message: `${unstorable}: must not contain NUL characters or unpaired UTF-16 surrogates`,
-        field: unstorable,
-      }),
+      named(
+        {
+          code: 'INVALID_EVENT',
+          message: `${unstorable}: must not contain NUL characters or unpaired UTF-16 surrogates`,
+          field: unstorable,
+        },
+        eventId,
+      ),
     );
   }
   const atMs = Date.parse(event.at);
   if (!(atMs >= atMsMin && atMs < atMsMax)) {
-    return err(withId({ code: 'INVALID_EVENT', message: 'at: must be between 2000 and 2200', field: 'at' }));
+    return err(
+      named({ code: 'INVALID_EVENT', message: 'at: must be between 2000 and 2200', field: 'at' }, eventId),
+    );
   }
   const contentHash = hash('sha256', JSON.stringify(event), 'base64url');
   return ok({ event, atMs, contentHash });

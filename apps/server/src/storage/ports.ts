@@ -75,6 +75,11 @@ export interface EventLog {
   readAccount(accountId: string, page: { beforeSeq?: number; limit: number }): Promise<StoredEvent[]>;
   /** Events with a sequence number greater than `afterSeq`, oldest first. */
   readAfter(afterSeq: number, limit: number): Promise<StoredEvent[]>;
+  /**
+   * How many events have a sequence number greater than `afterSeq` (and at most `upToSeq` when
+   * given): lets a reader holding events in memory check it holds all of them (ingest/log-tail.ts).
+   */
+  countAfter(afterSeq: number, upToSeq?: number): Promise<number>;
   /** Decided events of every account, newest first, narrowed by the filter (the console's list). */
   readDecisions(filter: DecisionFilter): Promise<StoredEvent[]>;
 }

@@ -2,6 +2,7 @@ import { inKeys } from './keys.ts';
 import type { BulwarkEvent, Decision } from '@bulwark/contracts';
 import { CompiledQuery, sql, type Kysely, type Selectable, type Transaction } from 'kysely';
 import type { AccountState } from '../../risk/domain/state.ts';
+import { TailedEventLog } from '../../ingest/log-tail.ts';
 import type { SeriesSnapshot } from '../../risk/domain/velocity.ts';
 import type {
   ApiKeyRecord,
@@ -332,6 +333,16 @@ class KyselyEventLog implements EventLog {
     return rows.map(toStoredEvent);
   }
 
+  async countAfter(afterSeq: number, upToSeq?: number): Promise<number> {
+    let query = this.#db
+      .selectFrom('events')
+      .select((eb) => eb.fn.countAll<string>().as('count'))
+      .where('seq', '>', afterSeq as never);
+    if (upToSeq !== undefined) query = query.where('seq', '<=', upToSeq as never);
+    const row = await query.executeTakeFirst();
+    return Number(row?.count ?? 0);
+  }
+
   async readDecisions(filter: DecisionFilter): Promise<StoredEvent[]> {
     let query = this.#db.selectFrom('events').selectAll();
     if (filter.decision !== undefined) query = query.where('outcome', '=', filter.decision);
@@ -570,7 +581,8 @@ export function kyselyStorage(handle: DatabaseHandle): Storage {
   const { db } = handle;
   const storage: Storage = {
     kind: handle.kind,
-    events: new KyselyEventLog(db),
+    // Followers of the log (alert outbox, sandbox store) read what was just appended from memory.
+    events: new TailedEventLog(new KyselyEventLog(db)),
     state: new KyselyStateStore(db),
     cases: new KyselyCaseStore(db),
     apiKeys: new KyselyApiKeyStore(db),

@@ -1,7 +1,19 @@
 import { UAParser } from 'ua-parser-js';
+import { LruMap } from '../../core/lru.ts';
+
+/** Parsing a user agent costs tens of microseconds; a store's traffic repeats a few thousand. */
+const described = new LruMap<string, string>(4096);
 
 /** "Chrome on macOS" from a user agent, for messages a person reads; the raw string as a fallback. */
 export function describeDevice(userAgent: string): string {
+  const known = described.get(userAgent);
+  if (known !== undefined) return known;
+  const description = describe(userAgent);
+  described.set(userAgent, description);
+  return description;
+}
+
+function describe(userAgent: string): string {
   const parsed = new UAParser(userAgent).getResult();
   const browser = parsed.browser.name;
   const os = parsed.os.name;
@@ -32,8 +44,19 @@ export function maskDestination(to: string): string {
 /** A country's name in the reader's language ("Japan", "日本") from its ISO 3166-1 code. */
 export function countryName(code: string, locale: 'en' | 'ja'): string {
   try {
-    return new Intl.DisplayNames([locale], { type: 'region' }).of(code.toUpperCase()) ?? code;
+    return regionNames(locale).of(code.toUpperCase()) ?? code;
   } catch {
     return code;
   }
+}
+
+/** One `Intl.DisplayNames` per locale: making one costs far more than asking it. */
+const regionNamesByLocale = new Map<string, Intl.DisplayNames>();
+function regionNames(locale: 'en' | 'ja'): Intl.DisplayNames {
+  let names = regionNamesByLocale.get(locale);
+  if (names === undefined) {
+    names = new Intl.DisplayNames([locale], { type: 'region' });
+    regionNamesByLocale.set(locale, names);
+  }
+  return names;
 }

@@ -91,29 +91,50 @@ function bucketSum(series: ReadableSeries, atMs: number): number {
 /**
  * Global counts read from the series. Reads nothing twice: the total is asked once per feature
  * and the series do not change while one sign-in is scored. With `observation` and its keys,
- * the values of that observation are read under the keys already built.
+ * the values of that observation are read under the keys already built. A class rather than an
+ * object of closures: one is made per sign-in.
  */
+class SeriesFrequencies implements GlobalFrequencies {
+  readonly #series: (key: string) => ReadableSeries;
+  readonly #observation: LoginObservation | undefined;
+  readonly #keys: ObservationKeys | undefined;
+  #totalAtMs = Number.NaN;
+  #total = 0;
+
+  constructor(
+    series: (key: string) => ReadableSeries,
+    observation?: LoginObservation,
+    keys?: ObservationKeys,
+  ) {
+    this.#series = series;
+    this.#observation = observation;
+    this.#keys = keys;
+  }
+
+  total(atMs: number): number {
+    if (atMs !== this.#totalAtMs) {
+      this.#total = bucketSum(this.#series(globalKeys.total), atMs);
+      this.#totalAtMs = atMs;
+    }
+    return this.#total;
+  }
+
+  count(feature: RbaFeature, value: string, atMs: number): number {
+    const key = this.#observation?.[feature] === value ? this.#keys?.[feature] : undefined;
+    return bucketSum(this.#series(key ?? globalKeys.value(feature, value)), atMs);
+  }
+
+  novel(feature: RbaFeature, atMs: number): number {
+    return bucketSum(this.#series(globalKeys.novel(feature)), atMs);
+  }
+}
+
 export function seriesFrequencies(
   series: (key: string) => ReadableSeries,
   observation?: LoginObservation,
   keys?: ObservationKeys,
 ): GlobalFrequencies {
-  let totalAtMs = Number.NaN;
-  let total = 0;
-  return {
-    total: (atMs) => {
-      if (atMs !== totalAtMs) {
-        total = bucketSum(series(globalKeys.total), atMs);
-        totalAtMs = atMs;
-      }
-      return total;
-    },
-    count: (feature, value, atMs) => {
-      const key = observation?.[feature] === value ? keys?.[feature] : undefined;
-      return bucketSum(series(key ?? globalKeys.value(feature, value)), atMs);
-    },
-    novel: (feature, atMs) => bucketSum(series(globalKeys.novel(feature)), atMs),
-  };
+  return new SeriesFrequencies(series, observation, keys);
 }
 
 /** Adds one to the bucket holding `atMs` (buckets are single entries whose value is the count). */
@@ -122,7 +143,10 @@ function increment(series: WindowSeries, atMs: number): void {
   series.addToBucket(bucket, 1);
 }
 
-/** Counts one sign-in globally; answers the keys it changed. */
+/**
+ * Counts one sign-in globally; answers the keys it changed (the total, the novelty counts that
+ * moved, then the observation's values). Each series is looked up once.
+ */
 export function recordGlobal(
   series: (key: string) => WindowSeries,
   observation: LoginObservation,
@@ -130,17 +154,20 @@ export function recordGlobal(
   keys: ObservationKeys = observationKeysOf(observation),
 ): string[] {
   const changed = [globalKeys.total];
-  for (const feature of novelTrackedFeatures) {
-    if (series(keys[feature] ?? globalKeys.value(feature, observation[feature])).size === 0) {
+  const values: string[] = [];
+  for (const feature of Object.keys(keys) as RbaFeature[]) {
+    const key = keys[feature] ?? globalKeys.value(feature, observation[feature]);
+    const counts = series(key);
+    // Whether the value had never been seen globally: read before its own count goes up.
+    if (counts.size === 0 && novelTrackedFeatures.includes(feature)) {
       increment(series(globalKeys.novel(feature)), atMs);
       changed.push(globalKeys.novel(feature));
     }
+    increment(counts, atMs);
+    values.push(key);
   }
   increment(series(globalKeys.total), atMs);
-  for (const key of Object.values(keys)) {
-    increment(series(key), atMs);
-    changed.push(key);
-  }
+  for (const key of values) changed.push(key);
   return changed;
 }
 
