@@ -189,6 +189,8 @@ function runAgainstModel(limits: SeriesLimits, ops: readonly Op[]): WindowSeries
         );
         assert.equal(distinct.count, distinctOf(model.kept, nowMs, op.windowMs), `distinct kept, ${where}`);
         assert.equal(distinct.exact, stats.exact);
+        // Asked again (the series remembers its last counts until it changes): the same answer.
+        assert.deepEqual(series.distinct(nowMs, op.windowMs), distinct, `distinct asked again, ${where}`);
         // An entry dropped for room inside the window makes the answer inexact, and it says so. The
         // series remembers only the newest dropped time, so one dropped after the window's end
         // counts too (conservative); nothing else does.

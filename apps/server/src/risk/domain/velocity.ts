@@ -42,6 +42,15 @@ export class WindowSeries {
   #values: number[] = [];
   #labels: (string | null)[] | undefined;
   #droppedUpToMs: number | undefined;
+  /**
+   * Moves on whenever entries or labels change (not when a bucket's value is added to): the
+   * last distinct count is reused while it and the window's bounds are the same. A busy source
+   * (an AS under stuffing) is asked for its distinct accounts on every sign-in from it, and its
+   * series changes only on failures.
+   */
+  #version = 0;
+  /** The last two distinct counts (detectors ask two windows of one series: stuffing, spraying). */
+  #distinctMemo: { version: number; from: number; to: number; count: number }[] = [];
 
   constructor(limits: SeriesLimits, snapshot?: SeriesSnapshot) {
     if (!(limits.retentionMs > 0) || !Number.isInteger(limits.entriesMax) || limits.entriesMax < 1) {
@@ -63,6 +72,7 @@ export class WindowSeries {
 
   /** Adds one entry at `atMs` with `value` (an amount, or 1) and an optional label. */
   record(atMs: number, value = 1, label?: string): void {
+    this.#version += 1;
     const index = upperBound(this.#times, atMs);
     // Entries nearly always arrive in order: appending is much cheaper than splicing.
     if (index === this.#times.length) {
@@ -105,6 +115,7 @@ export class WindowSeries {
   remove(atMs: number, value = 1, label?: string): boolean {
     for (let i = upperBound(this.#times, atMs) - 1; i >= 0 && this.#times[i] === atMs; i -= 1) {
       if (this.#values[i] === value && (this.#labels?.[i] ?? undefined) === label) {
+        this.#version += 1;
         this.#times.splice(i, 1);
         this.#values.splice(i, 1);
         this.#labels?.splice(i, 1);
@@ -141,12 +152,20 @@ export class WindowSeries {
   distinct(nowMs: number, windowMs: number): { count: number; exact: boolean } {
     const from = upperBound(this.#times, nowMs - windowMs);
     const to = upperBound(this.#times, nowMs);
+    const exact = this.#isExactFrom(nowMs - windowMs);
+    for (const memo of this.#distinctMemo) {
+      if (memo.version === this.#version && memo.from === from && memo.to === to)
+        return { count: memo.count, exact };
+    }
     const seen = new Set<string>();
     for (let i = from; i < to; i += 1) {
       const label = this.#labels?.[i];
       if (label !== undefined && label !== null) seen.add(label);
     }
-    return { count: seen.size, exact: this.#isExactFrom(nowMs - windowMs) };
+    const memos = this.#distinctMemo;
+    if (memos.length >= 2) memos.shift();
+    memos.push({ version: this.#version, from, to, count: seen.size });
+    return { count: seen.size, exact };
   }
 
   /** Whether an entry labelled `label` lies in the window (for "distinct, this one included"). */
@@ -198,6 +217,7 @@ export class WindowSeries {
   }
 
   #drop(count: number, forLackOfRoom: boolean): void {
+    this.#version += 1;
     if (forLackOfRoom) {
       const newestDropped = this.#times[count - 1];
       if (newestDropped !== undefined) {
