@@ -81,7 +81,11 @@ export interface DevMessage {
 }
 
 export interface VerificationStore {
-  insertChallenge(record: ChallengeRecord): Promise<void>;
+  /**
+   * Inserts challenges in one statement. A challenge whose id is already stored is left as it is
+   * (a repeat never resets one that was answered), so handling a logged event again is harmless.
+   */
+  insertChallenges(records: readonly ChallengeRecord[]): Promise<void>;
   getChallenge(challengeId: string): Promise<ChallengeRecord | undefined>;
   /** Writes the changed fields if the challenge is still `pending`; answers whether it was. */
   updatePendingChallenge(challengeId: string, changes: Partial<ChallengeRecord>): Promise<boolean>;
@@ -89,8 +93,17 @@ export interface VerificationStore {
   addAttempt(challengeId: string): Promise<number | undefined>;
 
   getChannels(accountId: string): Promise<ChannelsRecord | undefined>;
-  /** Upserts; fields given as undefined are kept unless `replace` is set. */
+  /** The channels of each of these accounts that has any, in one query. */
+  getChannelsOf(accountIds: readonly string[]): Promise<Map<string, ChannelsRecord>>;
+  /** Upserts, replacing every field (an undefined e-mail or phone is removed). */
   putChannels(record: ChannelsRecord): Promise<void>;
+  /**
+   * Upserts channels learnt from events, at most one record per account, in one statement: an
+   * e-mail or phone already stored is kept and only a missing one is filled, a stored locale is
+   * kept (the record's is used for a new row); `updatedAtMs` is always written. Doing the merge in
+   * the database means an owner's setting made meanwhile is never overwritten.
+   */
+  fillChannels(records: readonly ChannelsRecord[]): Promise<void>;
 
   getTotp(accountId: string): Promise<TotpRecord | undefined>;
   putTotp(record: TotpRecord): Promise<void>;

@@ -478,12 +478,15 @@ export class VerificationService {
       return fail('CODE_INVALID', `the code is not right; ${String(attemptsLeft)} attempt(s) left`, 'code');
     // The database decides single use: two requests with one code cannot both pass.
     if (!(await this.#deps.store.useTotpStep(record.accountId, checked.step, this.#now()))) {
-      await this.#alert({
-        alertId: `replay:${record.challengeId}:${String(checked.step)}`,
-        accountId: record.accountId,
-        kind: 'code_replayed',
-        detail: { at: toIso(this.#now()) },
-      });
+      await this.#alert(
+        {
+          alertId: `replay:${record.challengeId}:${String(checked.step)}`,
+          accountId: record.accountId,
+          kind: 'code_replayed',
+          detail: { at: toIso(this.#now()) },
+        },
+        await this.#deps.store.getChannels(record.accountId),
+      );
       return fail('CODE_REUSED', 'this code was already used; wait for the next one', 'code');
     }
     await this.#complete(record, 'totp', 'passed');
@@ -825,14 +828,11 @@ export class VerificationService {
     return undefined;
   }
 
-  /** Creates and sends an alert once per id; later calls answer the stored one. */
-  async #alert(input: {
-    alertId: string;
-    accountId: string;
-    kind: AlertRecord['kind'];
-    detail: Record<string, string>;
-  }): Promise<void> {
-    const channels = await this.#deps.store.getChannels(input.accountId);
+  /**
+   * Creates and sends an alert once per id, to the account's `channels` (read by the caller); a
+   * later call finds the stored alert and, once it is marked sent, sends nothing again.
+   */
+  async #alert(input: AlertInput, channels: ChannelsRecord | undefined): Promise<void> {
     const locale = channels?.locale ?? 'en';
     const ip = input.detail.ip;
     const stored = await this.#deps.store.insertAlert({
@@ -893,9 +893,10 @@ export class VerificationService {
 
   /**
    * Handles every event logged since the stored cursor: records challenges from decisions, owner
-   * channels from `account.created`, and sends new-device and sensitive-change alerts. The cursor
-   * moves only after an event is handled, so a crash re-handles it; every step is idempotent per
-   * event id (alerts by id, messages by idempotency key). Answers the events handled.
+   * channels from `account.created`, and sends new-device and sensitive-change alerts. A page of
+   * the log costs a few statements, not a few per event (see `#drainPage`). The cursor moves
+   * only past events fully handled, so a crash re-handles them; every step is idempotent per
+   * event id. Answers the events handled.
    */
   drainOutbox(): Promise<number> {
     const run = this.#outboxRun.then(
@@ -912,35 +913,65 @@ export class VerificationService {
       const cursor = await this.#deps.store.readCursor();
       const page = await this.#deps.events.readAfter(cursor, outboxPageSize);
       if (page.length === 0) return handled;
-      // The cursor is saved after every event that did something, and once for a run of events
-      // that did nothing (most of them: an ordinary sign-in asks nothing of the outbox), also when
-      // a step fails. Reading such a run again after a crash does nothing again, so this is the
-      // same as saving after every event, without a write per event.
-      let saved = cursor;
-      let done = cursor;
-      try {
-        for (const stored of page) {
-          if (await this.#handle(stored)) {
-            await this.#deps.store.writeCursor(stored.seq);
-            saved = stored.seq;
-          }
-          done = stored.seq;
-          handled += 1;
-        }
-      } finally {
-        if (done !== saved) await this.#deps.store.writeCursor(done);
-      }
+      handled += await this.#drainPage(cursor, page);
     }
   }
 
-  /** Handles one logged event; answers whether it did anything (wrote or sent something). */
-  async #handle(stored: StoredEvent): Promise<boolean> {
+  /**
+   * One page of the log, in a fixed number of statements plus one insert, send(s) and mark per
+   * alert: the channels of every account alerted, the channels learnt, the challenges, then the
+   * alerts in log order, then the cursor.
+   *
+   * The cursor is saved once, after the page, or when a step fails at the last event fully
+   * handled before it. Handling events again after a crash is safe because each effect is keyed
+   * by the event: a challenge row by the decision's challenge id (a repeat is ignored, never
+   * resetting an answered one), learnt channels only fill what is missing (the same values
+   * again), an alert row by `event:<id>` (a stored alert that has `sentAtMs` is not sent again),
+   * and each message by the idempotency key `alert:<id>:<channel>`. As before, only an alert sent
+   * but not yet marked when the process died can go out twice, with the same idempotency key.
+   *
+   * Order is kept where a person could see it: alerts go out in log order; an alert sees the
+   * channels as they were at its place in the log (those stored when the page was read, plus
+   * what earlier `account.created` events of the page gave); channels are written before the
+   * challenges, so a challenge that can be read already has the channels its account was created
+   * with. Answers the events handled.
+   */
+  async #drainPage(cursor: number, page: readonly StoredEvent[]): Promise<number> {
+    const steps = page.map((stored) => this.#stepOf(stored));
+    let done = cursor;
+    let handled = 0;
+    try {
+      // Read before the page's learnt channels are written: each alert must see them as of its
+      // own place in the log, which the loop below replays in memory.
+      const alerted = new Set(
+        steps.flatMap((step) => (step.alert === undefined ? [] : [step.alert.accountId])),
+      );
+      const channels = await this.#deps.store.getChannelsOf([...alerted]);
+      await this.#deps.store.fillChannels(mergeLearnt(steps));
+      await this.#deps.store.insertChallenges(
+        steps.flatMap((step) => (step.challenge === undefined ? [] : [step.challenge])),
+      );
+      for (const step of steps) {
+        const learnt = step.learnt;
+        if (learnt !== undefined && alerted.has(learnt.accountId))
+          channels.set(learnt.accountId, fillFrom(channels.get(learnt.accountId), learnt));
+        if (step.alert !== undefined) await this.#alert(step.alert, channels.get(step.alert.accountId));
+        done = step.seq;
+        handled += 1;
+      }
+    } finally {
+      if (done !== cursor) await this.#deps.store.writeCursor(done);
+    }
+    return handled;
+  }
+
+  /** What one logged event asks of the outbox (computed without I/O). */
+  #stepOf(stored: StoredEvent): OutboxStep {
     const { event, decision } = stored;
-    let acted = false;
+    let challenge: ChallengeRecord | undefined;
     if (decision.challenge !== undefined && event.accountId !== undefined) {
-      acted = true;
       const context = 'context' in event ? event.context : undefined;
-      await this.#deps.store.insertChallenge({
+      challenge = {
         challengeId: decision.challenge.id,
         accountId: event.accountId,
         eventId: event.id,
@@ -958,24 +989,32 @@ export class VerificationService {
         webauthnChallenge: undefined,
         completedAtMs: undefined,
         completedMethod: undefined,
-      });
+      };
     }
-    if (await this.#learnChannels(event, stored.decidedAtMs)) acted = true;
-    if (!this.#deps.options.alertsEnabled || event.accountId === undefined) return acted;
-    if (decision.decision === 'deny') return acted;
+    return {
+      seq: stored.seq,
+      challenge,
+      learnt: learntChannels(event, stored.decidedAtMs),
+      alert: this.#alertOf(stored),
+    };
+  }
+
+  /** The new-device or sensitive-change alert a logged event asks for, if any. */
+  #alertOf(stored: StoredEvent): AlertInput | undefined {
+    const { event, decision } = stored;
+    if (!this.#deps.options.alertsEnabled || event.accountId === undefined) return undefined;
+    if (decision.decision === 'deny') return undefined;
     const isNewDevice =
       event.type === 'login.succeeded' && decision.reasons.some((r) => r.code === 'new_device');
-    if (isNewDevice) {
-      acted = true;
-      await this.#alert({
+    if (isNewDevice)
+      return {
         alertId: `event:${event.id}`,
         accountId: event.accountId,
         kind: 'new_device',
         detail: { device: describeDevice(event.context.userAgent), ip: event.context.ip, at: event.at },
-      });
-    } else if (event.type === 'account.updated') {
-      acted = true;
-      await this.#alert({
+      };
+    if (event.type === 'account.updated')
+      return {
         alertId: `event:${event.id}`,
         accountId: event.accountId,
         kind: 'sensitive_change',
@@ -985,28 +1024,61 @@ export class VerificationService {
           ip: event.context.ip,
           at: event.at,
         },
-      });
-    }
-    return acted;
+      };
+    return undefined;
   }
+}
 
-  /**
-   * `account.created` with e-mail or phone gives the owner's channels unless the store set them.
-   * Answers whether the event was one of those.
-   */
-  async #learnChannels(event: BulwarkEvent, atMs: number): Promise<boolean> {
-    if (event.type !== 'account.created') return false;
-    if (event.email === undefined && event.phone === undefined) return false;
-    const current = await this.#deps.store.getChannels(event.accountId);
-    await this.#deps.store.putChannels({
-      accountId: event.accountId,
-      email: current?.email ?? event.email,
-      phone: current?.phone ?? event.phone,
-      locale: current?.locale ?? 'en',
-      updatedAtMs: atMs,
-    });
-    return true;
+interface AlertInput {
+  alertId: string;
+  accountId: string;
+  kind: AlertRecord['kind'];
+  detail: Record<string, string>;
+}
+
+/** What the outbox does for one logged event. */
+interface OutboxStep {
+  readonly seq: number;
+  readonly challenge: ChallengeRecord | undefined;
+  readonly learnt: ChannelsRecord | undefined;
+  readonly alert: AlertInput | undefined;
+}
+
+/**
+ * `account.created` with e-mail or phone gives the owner's channels unless the store set them
+ * (the store fills only what is missing).
+ */
+function learntChannels(event: BulwarkEvent, atMs: number): ChannelsRecord | undefined {
+  if (event.type !== 'account.created') return undefined;
+  if (event.email === undefined && event.phone === undefined) return undefined;
+  return {
+    accountId: event.accountId,
+    email: event.email,
+    phone: event.phone,
+    locale: 'en',
+    updatedAtMs: atMs,
+  };
+}
+
+/** Channels after learning `learnt` over `current`: what is already there wins, the time is the newest. */
+function fillFrom(current: ChannelsRecord | undefined, learnt: ChannelsRecord): ChannelsRecord {
+  return {
+    accountId: learnt.accountId,
+    email: current?.email ?? learnt.email,
+    phone: current?.phone ?? learnt.phone,
+    locale: current?.locale ?? learnt.locale,
+    updatedAtMs: learnt.updatedAtMs,
+  };
+}
+
+/** The page's learnt channels, one record per account, as if each had been filled in log order. */
+function mergeLearnt(steps: readonly OutboxStep[]): ChannelsRecord[] {
+  const byAccount = new Map<string, ChannelsRecord>();
+  for (const { learnt } of steps) {
+    if (learnt !== undefined)
+      byAccount.set(learnt.accountId, fillFrom(byAccount.get(learnt.accountId), learnt));
   }
+  return [...byAccount.values()];
 }
 
 function webauthnReason(error: unknown): string {

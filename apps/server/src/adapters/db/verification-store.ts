@@ -115,6 +115,29 @@ function challengeOf(row: Selectable<ChallengeRow>): ChallengeRecord {
   };
 }
 
+function channelsOf(row: Selectable<VerificationTables['verify_channels']>): ChannelsRecord {
+  return {
+    accountId: row.account_id,
+    email: row.email ?? undefined,
+    phone: row.phone ?? undefined,
+    locale: row.locale === 'ja' ? 'ja' : 'en',
+    updatedAtMs: row.updated_at.getTime(),
+  };
+}
+
+function alertOf(row: Selectable<VerificationTables['verify_alerts']>): AlertRecord {
+  return {
+    alertId: row.alert_id,
+    accountId: row.account_id,
+    kind: row.kind as AlertRecord['kind'],
+    detail: json(row.detail) as Record<string, string>,
+    createdAtMs: row.created_at.getTime(),
+    sentAtMs: msOrUndefined(row.sent_at),
+    channels: json(row.channels) as string[],
+    answer: (row.answer ?? undefined) as AlertRecord['answer'],
+  };
+}
+
 const columnOf: Partial<Record<keyof ChallengeRecord, keyof ChallengeRow>> = {
   status: 'status',
   attempts: 'attempts',
@@ -142,22 +165,26 @@ class KyselyVerificationStore implements VerificationStore {
     this.#db = db;
   }
 
-  async insertChallenge(r: ChallengeRecord): Promise<void> {
+  async insertChallenges(records: readonly ChallengeRecord[]): Promise<void> {
+    if (records.length === 0) return;
     await this.#db
       .insertInto('verify_challenges')
-      .values({
-        challenge_id: r.challengeId,
-        account_id: r.accountId,
-        event_id: r.eventId,
-        methods: JSON.stringify(r.methods),
-        device: r.device,
-        ip: r.ip,
-        created_at: date(r.createdAtMs),
-        expires_at: date(r.expiresAtMs),
-        status: r.status,
-        attempts: r.attempts,
-        code_sends: r.codeSends,
-      })
+      .values(
+        records.map((r) => ({
+          challenge_id: r.challengeId,
+          account_id: r.accountId,
+          event_id: r.eventId,
+          methods: JSON.stringify(r.methods),
+          device: r.device,
+          ip: r.ip,
+          created_at: date(r.createdAtMs),
+          expires_at: date(r.expiresAtMs),
+          status: r.status,
+          attempts: r.attempts,
+          code_sends: r.codeSends,
+        })),
+      )
+      // DO NOTHING also takes a repeated id within the one statement (the first row is kept).
       .onConflict((oc) => oc.column('challenge_id').doNothing())
       .execute();
   }
@@ -208,14 +235,19 @@ class KyselyVerificationStore implements VerificationStore {
       .selectAll()
       .where('account_id', '=', accountId)
       .executeTakeFirst();
-    if (row === undefined) return undefined;
-    return {
-      accountId: row.account_id,
-      email: row.email ?? undefined,
-      phone: row.phone ?? undefined,
-      locale: row.locale === 'ja' ? 'ja' : 'en',
-      updatedAtMs: row.updated_at.getTime(),
-    };
+    return row === undefined ? undefined : channelsOf(row);
+  }
+
+  async getChannelsOf(accountIds: readonly string[]): Promise<Map<string, ChannelsRecord>> {
+    const found = new Map<string, ChannelsRecord>();
+    if (accountIds.length === 0) return found;
+    const rows = await this.#db
+      .selectFrom('verify_channels')
+      .selectAll()
+      .where('account_id', 'in', [...new Set(accountIds)])
+      .execute();
+    for (const row of rows) found.set(row.account_id, channelsOf(row));
+    return found;
   }
 
   async putChannels(r: ChannelsRecord): Promise<void> {
@@ -235,6 +267,32 @@ class KyselyVerificationStore implements VerificationStore {
           phone: values.phone,
           locale: values.locale,
           updated_at: values.updated_at,
+        }),
+      )
+      .execute();
+  }
+
+  async fillChannels(records: readonly ChannelsRecord[]): Promise<void> {
+    if (records.length === 0) return;
+    // ON CONFLICT DO UPDATE cannot touch one row twice in a statement: a caller's bug, said plainly.
+    if (new Set(records.map((r) => r.accountId)).size !== records.length)
+      throw new Error('fillChannels: at most one record per account');
+    await this.#db
+      .insertInto('verify_channels')
+      .values(
+        records.map((r) => ({
+          account_id: r.accountId,
+          email: r.email ?? null,
+          phone: r.phone ?? null,
+          locale: r.locale,
+          updated_at: date(r.updatedAtMs),
+        })),
+      )
+      .onConflict((oc) =>
+        oc.column('account_id').doUpdateSet({
+          email: sql<string | null>`coalesce(verify_channels.email, excluded.email)`,
+          phone: sql<string | null>`coalesce(verify_channels.phone, excluded.phone)`,
+          updated_at: sql<Date>`excluded.updated_at`,
         }),
       )
       .execute();
@@ -374,7 +432,9 @@ class KyselyVerificationStore implements VerificationStore {
   }
 
   async insertAlert(r: AlertRecord): Promise<AlertRecord> {
-    await this.#db
+    // RETURNING answers only a row this statement inserted: a new alert costs one round trip, an
+    // existing one (handled before) is read as stored, with its `sent_at`.
+    const inserted = await this.#db
       .insertInto('verify_alerts')
       .values({
         alert_id: r.alertId,
@@ -387,7 +447,9 @@ class KyselyVerificationStore implements VerificationStore {
         answer: null,
       })
       .onConflict((oc) => oc.column('alert_id').doNothing())
-      .execute();
+      .returningAll()
+      .executeTakeFirst();
+    if (inserted !== undefined) return alertOf(inserted);
     const stored = await this.getAlert(r.alertId);
     if (stored === undefined) throw new Error(`alert ${r.alertId} vanished after insert`);
     return stored;
@@ -399,17 +461,7 @@ class KyselyVerificationStore implements VerificationStore {
       .selectAll()
       .where('alert_id', '=', alertId)
       .executeTakeFirst();
-    if (row === undefined) return undefined;
-    return {
-      alertId: row.alert_id,
-      accountId: row.account_id,
-      kind: row.kind as AlertRecord['kind'],
-      detail: json(row.detail) as Record<string, string>,
-      createdAtMs: row.created_at.getTime(),
-      sentAtMs: msOrUndefined(row.sent_at),
-      channels: json(row.channels) as string[],
-      answer: (row.answer ?? undefined) as AlertRecord['answer'],
-    };
+    return row === undefined ? undefined : alertOf(row);
   }
 
   async markAlertSent(alertId: string, channels: string[], atMs: number): Promise<void> {
