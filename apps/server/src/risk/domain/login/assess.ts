@@ -12,7 +12,7 @@ import type { IpInfo } from '../ip/lookup.ts';
 import type { RiskPolicy } from '../policy.ts';
 import type { ReasonCode } from '../reasons.ts';
 import { deviceKeyOf, type AccountState } from '../state.ts';
-import type { ReadableSeries } from '../velocity.ts';
+import type { ReadableSeries, WindowSeries } from '../velocity.ts';
 import { listVerdict } from './lists.ts';
 import type { LoginPolicy } from './policy.ts';
 import {
@@ -60,6 +60,12 @@ export interface ContextFacts {
   readonly sourceKeys: SourceKeys;
   /** The RBA model's global series of the observation's values, likewise. */
   readonly observationKeys: ObservationKeys;
+  /**
+   * The global series found while the sign-in was scored, by key, and the series function of
+   * the hot state they were found in: recording the sign-in right after writes to them without
+   * looking each up again in a map of hundreds of thousands of keys.
+   */
+  found: { owner: unknown; byKey: Map<string, WindowSeries> } | undefined;
 }
 
 interface SourceKeys {
@@ -100,6 +106,7 @@ export function contextFacts(context: RequestContext, policy: RiskPolicy): Conte
       asn: info.asn === undefined ? undefined : failureKeys.asn(info.asn),
     },
     observationKeys: observationKeysOf(observation),
+    found: undefined,
   };
   factsCache.set(context, { policy, facts });
   return facts;
@@ -391,7 +398,7 @@ export function assessLoginSucceeded(
     reasons.push(reason('hosting_network', facts.observation.asn));
   }
   const frequencies = seriesFrequencies(
-    (key) => readSeries(view, key),
+    (key) => readRemembered(view, facts, key),
     facts.observation,
     facts.observationKeys,
   );
@@ -593,13 +600,46 @@ export function recordLoginSeries(
       return changed;
     }
     case 'login.succeeded': {
-      if (decision.decision === 'deny') return [];
       const facts = contextFacts(event.context, view.policy);
-      return recordGlobal((key) => view.series(key), facts.observation, atMs, facts.observationKeys);
+      // What scoring found serves this one apply only: afterwards the hot state may be reset or
+      // trimmed (a rebuild applies logged events again, maybe these very objects).
+      const found = facts.found;
+      facts.found = undefined;
+      if (decision.decision === 'deny') return [];
+      return recordGlobal(
+        (key) => writableRemembered(view, found, key),
+        facts.observation,
+        atMs,
+        facts.observationKeys,
+      );
     }
     default:
       return [];
   }
+}
+
+/** Reads a series for scoring, remembering it in the facts when the hot state holds it. */
+function readRemembered(view: RiskView, facts: ContextFacts, key: string): ReadableSeries {
+  const held = view.peek === undefined ? view.series(key) : view.peek(key);
+  if (held === undefined) return readSeries(view, key);
+  if (facts.found?.owner !== view.series)
+    // eslint-disable-next-line @typescript-eslint/unbound-method -- kept to compare identity, never called
+    facts.found = { owner: view.series, byKey: new Map() };
+  facts.found.byKey.set(key, held);
+  return held;
+}
+
+/**
+ * The series under `key` to record into: the one remembered while scoring when it came from
+ * this same hot state (nothing is evicted between deciding an event and applying it), else
+ * looked up (and made when missing).
+ */
+function writableRemembered(view: RiskView, found: ContextFacts['found'], key: string): WindowSeries {
+  if (found !== undefined && found.owner === view.series) {
+    const held = found.byKey.get(key);
+    if (held !== undefined) return held;
+  }
+  return view.series(key);
 }
 
 function withBinding(state: LoginState, binding: SessionBinding): SessionBinding[] {
