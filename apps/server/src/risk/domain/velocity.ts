@@ -50,7 +50,7 @@ export class WindowSeries {
    */
   #version = 0;
   /** The last two distinct counts (detectors ask two windows of one series: stuffing, spraying). */
-  #distinctMemo: { version: number; from: number; to: number; count: number }[] = [];
+  #distinctMemo: { version: number; from: number; to: number; count: number }[] | undefined;
 
   constructor(limits: SeriesLimits, snapshot?: SeriesSnapshot) {
     if (!(limits.retentionMs > 0) || !Number.isInteger(limits.entriesMax) || limits.entriesMax < 1) {
@@ -153,7 +153,7 @@ export class WindowSeries {
     const from = upperBound(this.#times, nowMs - windowMs);
     const to = upperBound(this.#times, nowMs);
     const exact = this.#isExactFrom(nowMs - windowMs);
-    for (const memo of this.#distinctMemo) {
+    for (const memo of this.#distinctMemo ?? []) {
       if (memo.version === this.#version && memo.from === from && memo.to === to)
         return { count: memo.count, exact };
     }
@@ -162,7 +162,8 @@ export class WindowSeries {
       const label = this.#labels?.[i];
       if (label !== undefined && label !== null) seen.add(label);
     }
-    const memos = this.#distinctMemo;
+    // Made on first use: most series (one value's weekly counts) are never asked for labels.
+    const memos = (this.#distinctMemo ??= []);
     if (memos.length >= 2) memos.shift();
     memos.push({ version: this.#version, from, to, count: seen.size });
     return { count: seen.size, exact };
