@@ -43,6 +43,12 @@ export class WindowSeries {
   #labels: (string | null)[] | undefined;
   #droppedUpToMs: number | undefined;
   /**
+   * Entries before this index are dropped but not yet cut out of the arrays: a full series drops
+   * its oldest entry on every record, and cutting it out each time moved the whole array. They
+   * are cut out once they are half of it (amortized constant work per drop).
+   */
+  #start = 0;
+  /**
    * Moves on whenever entries or labels change (not when a bucket's value is added to): the
    * last distinct count is reused while it and the window's bounds are the same. A busy source
    * (an AS under stuffing) is asked for its distinct accounts on every sign-in from it, and its
@@ -67,13 +73,18 @@ export class WindowSeries {
   }
 
   get size(): number {
-    return this.#times.length;
+    return this.#times.length - this.#start;
+  }
+
+  /** First index (not before the dropped ones) whose time is greater than `value`. */
+  #upper(value: number): number {
+    return upperBound(this.#times, value, this.#start);
   }
 
   /** Adds one entry at `atMs` with `value` (an amount, or 1) and an optional label. */
   record(atMs: number, value = 1, label?: string): void {
     this.#version += 1;
-    const index = upperBound(this.#times, atMs);
+    const index = this.#upper(atMs);
     // Entries nearly always arrive in order: appending is much cheaper than splicing.
     if (index === this.#times.length) {
       this.#times.push(atMs);
@@ -99,8 +110,8 @@ export class WindowSeries {
    * recording it again with the new sum, without moving the arrays.
    */
   addToBucket(atMs: number, value = 1): void {
-    const from = upperBound(this.#times, atMs - 1);
-    const to = upperBound(this.#times, atMs);
+    const from = this.#upper(atMs - 1);
+    const to = this.#upper(atMs);
     if (to - from === 1 && this.#times[from] === atMs && (this.#labels?.[from] ?? null) === null) {
       this.#values[from] = (this.#values[from] ?? 0) + value;
       this.#trim();
@@ -113,7 +124,7 @@ export class WindowSeries {
 
   /** Removes one entry equal to (atMs, value, label), if present: used to take back a provisional record. */
   remove(atMs: number, value = 1, label?: string): boolean {
-    for (let i = upperBound(this.#times, atMs) - 1; i >= 0 && this.#times[i] === atMs; i -= 1) {
+    for (let i = this.#upper(atMs) - 1; i >= this.#start && this.#times[i] === atMs; i -= 1) {
       if (this.#values[i] === value && (this.#labels?.[i] ?? undefined) === label) {
         this.#version += 1;
         this.#times.splice(i, 1);
@@ -127,8 +138,8 @@ export class WindowSeries {
 
   /** Count and sum of entries with `nowMs - windowMs < t <= nowMs`. */
   stats(nowMs: number, windowMs: number): WindowStats {
-    const from = upperBound(this.#times, nowMs - windowMs);
-    const to = upperBound(this.#times, nowMs);
+    const from = this.#upper(nowMs - windowMs);
+    const to = this.#upper(nowMs);
     let sum = 0;
     for (let i = from; i < to; i += 1) sum += this.#values[i] ?? 0;
     return { count: to - from, sum, exact: this.#isExactFrom(nowMs - windowMs) };
@@ -136,8 +147,8 @@ export class WindowSeries {
 
   /** Sum of entries with `nowMs - windowMs < t <= nowMs` (`stats(…).sum` without allocating). */
   sum(nowMs: number, windowMs: number): number {
-    const from = upperBound(this.#times, nowMs - windowMs);
-    const to = upperBound(this.#times, nowMs);
+    const from = this.#upper(nowMs - windowMs);
+    const to = this.#upper(nowMs);
     let sum = 0;
     for (let i = from; i < to; i += 1) sum += this.#values[i] ?? 0;
     return sum;
@@ -145,13 +156,13 @@ export class WindowSeries {
 
   /** Number of entries with `nowMs - windowMs < t <= nowMs` (`stats(…).count` without the sum). */
   count(nowMs: number, windowMs: number): number {
-    return upperBound(this.#times, nowMs) - upperBound(this.#times, nowMs - windowMs);
+    return this.#upper(nowMs) - this.#upper(nowMs - windowMs);
   }
 
   /** Number of distinct labels among entries in the window (unlabelled entries are not counted). */
   distinct(nowMs: number, windowMs: number): { count: number; exact: boolean } {
-    const from = upperBound(this.#times, nowMs - windowMs);
-    const to = upperBound(this.#times, nowMs);
+    const from = this.#upper(nowMs - windowMs);
+    const to = this.#upper(nowMs);
     const exact = this.#isExactFrom(nowMs - windowMs);
     for (const memo of this.#distinctMemo ?? []) {
       if (memo.version === this.#version && memo.from === from && memo.to === to)
@@ -172,16 +183,16 @@ export class WindowSeries {
   /** Whether an entry labelled `label` lies in the window (for "distinct, this one included"). */
   hasLabel(nowMs: number, windowMs: number, label: string): boolean {
     if (this.#labels === undefined) return false;
-    const from = upperBound(this.#times, nowMs - windowMs);
-    const to = upperBound(this.#times, nowMs);
+    const from = this.#upper(nowMs - windowMs);
+    const to = this.#upper(nowMs);
     for (let i = from; i < to; i += 1) if (this.#labels[i] === label) return true;
     return false;
   }
 
   /** Distinct labels in the window, counting `label` too whether or not it is there ("this one included"). */
   distinctIncluding(nowMs: number, windowMs: number, label: string): number {
-    const from = upperBound(this.#times, nowMs - windowMs);
-    const to = upperBound(this.#times, nowMs);
+    const from = this.#upper(nowMs - windowMs);
+    const to = this.#upper(nowMs);
     const seen = new Set<string>([label]);
     for (let i = from; i < to; i += 1) {
       const other = this.#labels?.[i];
@@ -192,12 +203,13 @@ export class WindowSeries {
 
   /** Newest entry time, or undefined when empty. */
   newestMs(): number | undefined {
-    return this.#times.at(-1);
+    return this.size === 0 ? undefined : this.#times.at(-1);
   }
 
   snapshot(): SeriesSnapshot {
-    const out: SeriesSnapshot = { t: [...this.#times], v: [...this.#values] };
-    if (this.#labels !== undefined) out.k = [...this.#labels];
+    const start = this.#start;
+    const out: SeriesSnapshot = { t: this.#times.slice(start), v: this.#values.slice(start) };
+    if (this.#labels !== undefined) out.k = this.#labels.slice(start);
     if (this.#droppedUpToMs !== undefined) out.droppedUpToMs = this.#droppedUpToMs;
     return out;
   }
@@ -207,33 +219,39 @@ export class WindowSeries {
   }
 
   #trim(): void {
-    const newest = this.#times.at(-1);
+    const newest = this.newestMs();
     if (newest === undefined) return;
     // Forget what fell out of retention (measured from the newest entry, so the result does not
     // depend on when queries happen).
-    const expired = upperBound(this.#times, newest - this.#limits.retentionMs);
+    const expired = this.#upper(newest - this.#limits.retentionMs) - this.#start;
     if (expired > 0) this.#drop(expired, false);
-    const excess = this.#times.length - this.#limits.entriesMax;
+    const excess = this.size - this.#limits.entriesMax;
     if (excess > 0) this.#drop(excess, true);
   }
 
+  /** Drops the `count` oldest entries. */
   #drop(count: number, forLackOfRoom: boolean): void {
     this.#version += 1;
     if (forLackOfRoom) {
-      const newestDropped = this.#times[count - 1];
+      const newestDropped = this.#times[this.#start + count - 1];
       if (newestDropped !== undefined) {
         this.#droppedUpToMs = Math.max(this.#droppedUpToMs ?? newestDropped, newestDropped);
       }
     }
-    this.#times.splice(0, count);
-    this.#values.splice(0, count);
-    this.#labels?.splice(0, count);
+    this.#start += count;
+    if (this.#start * 2 >= this.#times.length) {
+      const cut = this.#start;
+      this.#times.splice(0, cut);
+      this.#values.splice(0, cut);
+      this.#labels?.splice(0, cut);
+      this.#start = 0;
+    }
   }
 }
 
-/** First index whose value is greater than `value` in an ascending array. */
-function upperBound(sorted: readonly number[], value: number): number {
-  let low = 0;
+/** First index from `low` on whose value is greater than `value` in an ascending array. */
+function upperBound(sorted: readonly number[], value: number, from = 0): number {
+  let low = from;
   let high = sorted.length;
   while (low < high) {
     const mid = (low + high) >>> 1;
