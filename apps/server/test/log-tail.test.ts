@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
-import type { BulwarkEvent } from '@bulwark/contracts';
 import { sql, type Kysely } from 'kysely';
 import type { Database } from '../src/adapters/db/schema.ts';
 import { kyselyStorage } from '../src/adapters/db/kysely-storage.ts';
 import { TailedEventLog } from '../src/ingest/log-tail.ts';
 import type { EventRecord, Storage } from '../src/storage/ports.ts';
 import { backends, freshDatabase } from './helpers/backends.ts';
+import { accountCreatedRecord } from './helpers/log-records.ts';
 import { propertyParams } from './helpers/fast-check.ts';
 
 /**
@@ -20,25 +20,7 @@ let made = 0;
 
 function record(accountId: string): EventRecord {
   made += 1;
-  const eventId = `lt_${String(made)}`;
-  const event: BulwarkEvent = {
-    id: eventId,
-    type: 'account.created',
-    at: new Date(baseMs).toISOString(),
-    accountId,
-  };
-  return {
-    eventId,
-    accountId,
-    type: event.type,
-    atMs: baseMs + made,
-    receivedAtMs: baseMs + made,
-    decidedAtMs: baseMs + made,
-    contentHash: eventId,
-    event,
-    decision: { eventId, accountId, decision: 'allow', score: made % 100, reasons: [] },
-    policyVersion: 'test',
-  };
+  return accountCreatedRecord(`lt_${String(made)}`, accountId, baseMs + made, made % 100);
 }
 
 function tailOf(storage: Storage): TailedEventLog {

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import type { BulwarkEvent } from '@bulwark/contracts';
 import type { EventRecord } from '../src/storage/ports.ts';
 import { backends, freshDatabase } from './helpers/backends.ts';
+import { accountCreatedRecord } from './helpers/log-records.ts';
 
 /**
  * Readers follow the event log by sequence number (the alert outbox, the sandbox store, backfills):
@@ -13,26 +13,8 @@ import { backends, freshDatabase } from './helpers/backends.ts';
  */
 const baseMs = Date.parse('2026-11-26T09:00:00Z');
 
-function record(eventId: string, accountId: string): EventRecord {
-  const event: BulwarkEvent = {
-    id: eventId,
-    type: 'account.created',
-    at: new Date(baseMs).toISOString(),
-    accountId,
-  };
-  return {
-    eventId,
-    accountId,
-    type: event.type,
-    atMs: baseMs,
-    receivedAtMs: baseMs,
-    decidedAtMs: baseMs,
-    contentHash: eventId,
-    event,
-    decision: { eventId, accountId, decision: 'allow', score: 0, reasons: [] },
-    policyVersion: 'test',
-  };
-}
+const record = (eventId: string, accountId: string): EventRecord =>
+  accountCreatedRecord(eventId, accountId, baseMs);
 
 if (backends().includes('postgres')) {
   describe('the event log read by sequence while many batches are appended at once (PostgreSQL)', () => {

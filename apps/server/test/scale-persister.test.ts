@@ -21,6 +21,7 @@ import {
   type Backend,
   type StorageWithDatabase,
 } from './helpers/backends.ts';
+import { loggedRecord } from './helpers/log-records.ts';
 import { until } from './helpers/event-stream-suite.ts';
 import { propertyParams } from './helpers/fast-check.ts';
 
@@ -43,18 +44,12 @@ function record(eventId: string, accountId: string, offsetMs: number): EventReco
     context: { ip: '203.0.113.7', userAgent: 'Mozilla/5.0 (Macintosh)', deviceId: 'dev-home' },
     method: 'password',
   };
-  return {
-    eventId,
-    accountId,
-    type: event.type,
-    atMs,
+  return loggedRecord(event, { eventId, accountId, decision: 'allow', score: 10, reasons: [] }, atMs, {
     receivedAtMs: atMs + 3,
     decidedAtMs: atMs + 5,
     contentHash: `hash-${eventId}`,
-    event,
-    decision: { eventId, accountId, decision: 'allow', score: 10, reasons: [] },
     policyVersion: 'baseline-1',
-  };
+  });
 }
 
 function accountState(accountId: string, eventCount: number): AccountState {

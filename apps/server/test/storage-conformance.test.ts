@@ -19,6 +19,7 @@ import {
   type Backend,
   type StorageWithDatabase,
 } from './helpers/backends.ts';
+import { loggedRecord } from './helpers/log-records.ts';
 
 const baseMs = Date.parse('2026-11-25T09:00:00Z');
 const minuteMs = 60_000;
@@ -54,18 +55,12 @@ function loginRecord(
   };
   if (outcome === 'challenge')
     decision.challenge = { id: `ch_${eventId}`, methods: ['passkey', 'email_otp'] };
-  return {
-    eventId,
-    accountId,
-    type: event.type,
-    atMs,
+  return loggedRecord(event, decision, atMs, {
     receivedAtMs: atMs + 5,
     decidedAtMs: atMs + 7,
     contentHash: `hash-${eventId}`,
-    event,
-    decision,
     policyVersion: 'baseline-1',
-  };
+  });
 }
 
 /** A failed sign-in for an unknown account: the one kind of event without an account id. */
@@ -79,18 +74,11 @@ function anonymousFailureRecord(eventId: string, offsetMs: number): EventRecord 
     reason: 'unknown_account',
     username: 'nobody@example.com',
   };
-  return {
-    eventId,
-    accountId: undefined,
-    type: event.type,
-    atMs,
-    receivedAtMs: atMs,
+  return loggedRecord(event, { eventId, decision: 'allow', score: 0, reasons: [] }, atMs, {
     decidedAtMs: atMs + 1,
     contentHash: `hash-${eventId}`,
-    event,
-    decision: { eventId, decision: 'allow', score: 0, reasons: [] },
     policyVersion: 'baseline-1',
-  };
+  });
 }
 
 function compromisedRecord(
@@ -107,25 +95,15 @@ function compromisedRecord(
     accountId,
     reportedBy: 'owner',
   };
-  return {
+  const decision: Decision = {
     eventId,
     accountId,
-    type: event.type,
-    atMs,
-    receivedAtMs: atMs,
-    decidedAtMs: atMs,
-    contentHash: `hash-${eventId}`,
-    event,
-    decision: {
-      eventId,
-      accountId,
-      decision: 'allow',
-      score: 100,
-      reasons: [{ code: 'containment_opened', detail: 'owner' }],
-      caseId,
-    },
-    policyVersion: 'baseline-1',
+    decision: 'allow',
+    score: 100,
+    reasons: [{ code: 'containment_opened', detail: 'owner' }],
+    caseId,
   };
+  return loggedRecord(event, decision, atMs, { contentHash: `hash-${eventId}`, policyVersion: 'baseline-1' });
 }
 
 function openCase(caseId: string, accountId: string, openedByEventId: string, sinceMs?: number): CaseRecord {
