@@ -1,10 +1,19 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { processCpuS } from './cpu.ts';
 
 export const repoRoot = new URL('..', import.meta.url).pathname;
-export const bulwarkBin = new URL('../apps/server/bin/bulwark.mjs', import.meta.url).pathname;
+/** The checkout whose server is benchmarked: this one, or another (`--server-root`, `bench/compare.ts`). */
+export let serverRoot = repoRoot;
+export let bulwarkBin = join(repoRoot, 'apps/server/bin/bulwark.mjs');
+
+/** Benchmarks the server of the checkout at `root` (its own `node_modules` must be installed or linked). */
+export function useServerRoot(root: string): void {
+  serverRoot = resolve(root);
+  bulwarkBin = join(serverRoot, 'apps/server/bin/bulwark.mjs');
+}
 
 /** Lines of stderr kept to explain a child that failed. */
 const stderrLinesMax = 40;
@@ -19,7 +28,7 @@ export class Child {
   #exitCode: number | undefined;
 
   constructor(command: string, args: readonly string[], env: NodeJS.ProcessEnv) {
-    this.process = spawn(command, args, { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    this.process = spawn(command, args, { cwd: serverRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
     const stdout = this.process.stdout;
     const stderr = this.process.stderr;
     if (stdout === null || stderr === null) throw new Error('child has no pipes');
@@ -92,7 +101,7 @@ export async function runToEnd(
   env: NodeJS.ProcessEnv,
 ): Promise<{ code: number; wallMs: number; cpuS: number; stdout: string; stderr: string }> {
   const startedMs = performance.now();
-  const child = spawn(command, args, { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(command, args, { cwd: serverRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
   // The child's CPU time, read while it runs: /proc forgets it once the child has exited.
   let cpuS = 0;
   const sampler = setInterval(() => {
@@ -116,15 +125,15 @@ export async function runToEnd(
   };
 }
 
-/** The commit benchmarked, marked when the working tree has uncommitted changes. */
-export function gitCommit(): string {
+/** The commit benchmarked (the server's checkout), marked when it has uncommitted changes. */
+export function gitCommit(root: string = serverRoot): string {
   try {
     const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], {
-      cwd: repoRoot,
+      cwd: root,
       encoding: 'utf8',
     }).trim();
     const changes = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], {
-      cwd: repoRoot,
+      cwd: root,
       encoding: 'utf8',
     });
     return changes.trim() === '' ? commit : `${commit} (with uncommitted changes)`;

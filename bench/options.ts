@@ -27,6 +27,10 @@ export interface BenchOptions {
   /** Writes V8 CPU profiles of the server and replay children and prints their hot spots. */
   readonly profile: boolean;
   readonly write: boolean;
+  /** The checkout whose server runs (another commit's worktree); this one when absent. */
+  readonly serverRoot: string | undefined;
+  /** Also writes the full JSON report here (even with --no-write). */
+  readonly reportPath: string | undefined;
 }
 
 export const usage = `npm run bench -- [options]
@@ -46,6 +50,9 @@ export const usage = `npm run bench -- [options]
                           (postgres://postgres@127.0.0.1:5432/postgres)
   --profile               CPU-profile the server and replay children BENCH_PROFILE=1
   --no-write              print only; write nothing to bench/results/
+  --server-root DIR       benchmark the server of another checkout   BENCH_SERVER_ROOT
+                          (same load and checks; see bench/compare.ts)
+  --report FILE           also write the JSON report to FILE
 `;
 
 function positiveInteger(name: string, text: string | undefined, fallback: number): number {
@@ -77,32 +84,33 @@ function parsePhases(text: string | undefined): Set<PhaseName> {
   return phases;
 }
 
+/** The command line the benchmark takes (bench/compare.ts passes most of it on). */
+export const benchArgs = {
+  quick: { type: 'boolean' },
+  phases: { type: 'string' },
+  connections: { type: 'string' },
+  pipelining: { type: 'string' },
+  warmup: { type: 'string' },
+  duration: { type: 'string' },
+  'paced-rate': { type: 'string' },
+  'paced-duration': { type: 'string' },
+  accounts: { type: 'string' },
+  'replay-lines': { type: 'string' },
+  seed: { type: 'string' },
+  'database-url': { type: 'string' },
+  profile: { type: 'boolean' },
+  'no-write': { type: 'boolean' },
+  'server-root': { type: 'string' },
+  report: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
 /** Flags win over the environment, which wins over the defaults (or the --quick defaults). */
 export function parseOptions(
   argv: readonly string[],
   env: Readonly<Record<string, string | undefined>>,
 ): BenchOptions {
-  const { values } = parseArgs({
-    args: [...argv],
-    strict: true,
-    options: {
-      quick: { type: 'boolean' },
-      phases: { type: 'string' },
-      connections: { type: 'string' },
-      pipelining: { type: 'string' },
-      warmup: { type: 'string' },
-      duration: { type: 'string' },
-      'paced-rate': { type: 'string' },
-      'paced-duration': { type: 'string' },
-      accounts: { type: 'string' },
-      'replay-lines': { type: 'string' },
-      seed: { type: 'string' },
-      'database-url': { type: 'string' },
-      profile: { type: 'boolean' },
-      'no-write': { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' },
-    },
-  });
+  const { values } = parseArgs({ args: [...argv], strict: true, options: benchArgs });
   if (values.help === true) {
     process.stdout.write(usage);
     process.exit(0);
@@ -134,5 +142,7 @@ export function parseOptions(
       values['database-url'] ?? env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres',
     profile: values.profile === true || env.BENCH_PROFILE === '1',
     write: values['no-write'] !== true,
+    serverRoot: values['server-root'] ?? (env.BENCH_SERVER_ROOT || undefined),
+    reportPath: values.report,
   };
 }

@@ -4,7 +4,7 @@
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, release, tmpdir, totalmem, type as osType } from 'node:os';
 import { join } from 'node:path';
-import { Child, gitCommit, repoRoot } from './children.ts';
+import { Child, gitCommit, repoRoot, useServerRoot } from './children.ts';
 import { LoginTraffic, bodyTails } from './events.ts';
 import { measureCpu, type CpuUse } from './cpu.ts';
 import { EventStream, runPaced, runSaturated, type LoadResult, type Target as LoadTarget } from './load.ts';
@@ -523,6 +523,7 @@ function targetsOf(phases: (IngestPhase | ReplayPhase)[]): Target[] {
 
 async function main(): Promise<number> {
   const options = parseOptions(process.argv.slice(2), process.env);
+  if (options.serverRoot !== undefined) useServerRoot(options.serverRoot);
   const machine: Record<string, unknown> = {
     cpuCount: cpus().length,
     cpuModel: cpus()[0]?.model ?? 'unknown',
@@ -582,6 +583,8 @@ async function main(): Promise<number> {
     correct: phases.every((phase) => phase.ok),
   };
   process.stdout.write(`\n${formatText(report)}\n`);
+  if (options.reportPath !== undefined)
+    writeFileSync(options.reportPath, `${JSON.stringify(report, null, 2)}\n`);
 
   if (options.write && !options.quick) {
     const dir = join(repoRoot, 'bench/results');
