@@ -18,6 +18,11 @@ export interface DirtySnapshot {
   series: SeriesRecord[];
 }
 
+/** A series as the hot state holds it, marked when used (for eviction). */
+class CachedSeries extends WindowSeries {
+  usedInRound = 0;
+}
+
 /**
  * The in-memory hot state: accounts and velocity series, loaded from the state store on a miss,
  * changed in memory by the decider and written behind by checkpoints. Entries changed since the
@@ -29,7 +34,9 @@ export class HotStateCache implements HotState {
   readonly #store: StateStore | undefined;
   /** `null` marks an account known to have no stored state. */
   readonly #accounts = new Map<string, AccountState | null>();
-  readonly #series = new Map<string, WindowSeries>();
+  readonly #series = new Map<string, CachedSeries>();
+  /** Moves on at every eviction: a series used in the current round gets a second chance. */
+  #round = 1;
   #dirtyAccounts = new Set<string>();
   #dirtySeries = new Set<string>();
   #flushingAccounts = new Set<string>();
@@ -79,22 +86,26 @@ export class HotStateCache implements HotState {
   readonly series = (key: string): WindowSeries => {
     let series = this.#series.get(key);
     if (series === undefined) {
-      series = new WindowSeries(seriesLimitsOf(key));
+      series = new CachedSeries(seriesLimitsOf(key));
       this.#series.set(key, series);
-    } else if (this.#series.size > this.#limits.seriesMax / 2) {
-      touch(this.#series, key, series);
     }
+    // Marked, not moved: an event reads some fifteen series, and moving each to the map's recent
+    // end (delete, then set) cost more than the lookup itself once the map was half full.
+    series.usedInRound = this.#round;
     return series;
   };
 
   /** Bound once, like `series`. Reading does not create: a series only read is not kept. */
   readonly peek = (key: string): WindowSeries | undefined => {
     const series = this.#series.get(key);
-    if (series !== undefined && this.#series.size > this.#limits.seriesMax / 2) {
-      touch(this.#series, key, series);
-    }
+    if (series !== undefined) series.usedInRound = this.#round;
     return series;
   };
+
+  /** The series under `key` if held, not counted as a use (it does not keep it from eviction). */
+  inspect(key: string): WindowSeries | undefined {
+    return this.#series.get(key);
+  }
 
   seriesChanged(keys: readonly string[]): void {
     // Without a store nothing is written behind (replay, backtests): nothing to remember.
@@ -122,11 +133,11 @@ export class HotStateCache implements HotState {
     for (const id of accountIds) if (!this.#accounts.has(id)) this.#accounts.set(id, null);
     for (const record of series) {
       if (!this.#series.has(record.key))
-        this.#series.set(record.key, new WindowSeries(seriesLimitsOf(record.key), record.snapshot));
+        this.#series.set(record.key, new CachedSeries(seriesLimitsOf(record.key), record.snapshot));
     }
     // Known to be empty, as `null` marks an account: kept, so the next batch does not ask again.
     for (const key of keys)
-      if (!this.#series.has(key)) this.#series.set(key, new WindowSeries(seriesLimitsOf(key)));
+      if (!this.#series.has(key)) this.#series.set(key, new CachedSeries(seriesLimitsOf(key)));
   }
 
   /**
@@ -143,11 +154,13 @@ export class HotStateCache implements HotState {
       this.#limits.accountsMax,
       (id) => this.#dirtyAccounts.has(id) || this.#flushingAccounts.has(id),
     );
-    evictClean(
+    evictSecondChance(
       this.#series,
       this.#limits.seriesMax,
       (key) => this.#dirtySeries.has(key) || this.#flushingSeries.has(key),
+      this.#round,
     );
+    this.#round += 1;
   }
 
   /** Takes what changed since the last checkpoint, to be written; call `flushed` afterwards. */
@@ -199,6 +212,32 @@ export class HotStateCache implements HotState {
 function touch<V>(entries: Map<string, V>, key: string, value: V): void {
   entries.delete(key);
   entries.set(key, value);
+}
+
+/**
+ * Forgets clean series beyond `max`, oldest first, except that a series used since the last
+ * eviction (`usedInRound === round`) is moved to the recent end instead, once (a second chance):
+ * the approximate LRU of the CLOCK algorithm, without moving entries on every read.
+ */
+function evictSecondChance(
+  entries: Map<string, CachedSeries>,
+  max: number,
+  pinned: (key: string) => boolean,
+  round: number,
+): void {
+  let excess = entries.size - max;
+  // Entries moved to the end come round again in this same loop, without their mark.
+  for (const [key, series] of entries) {
+    if (excess <= 0) break;
+    if (pinned(key)) continue;
+    entries.delete(key);
+    if (series.usedInRound === round) {
+      series.usedInRound = 0;
+      entries.set(key, series);
+      continue;
+    }
+    excess -= 1;
+  }
 }
 
 function evictClean<V>(entries: Map<string, V>, max: number, pinned: (key: string) => boolean): void {
