@@ -4,8 +4,9 @@ import type { IdGenerator } from '../core/ids.ts';
 import { handleEvent, type PriorOutcomes } from '../ingest/handle.ts';
 import {
   answerUndecided,
-  shuttingDown,
+  SubmitQueue,
   type EventProcessor,
+  type Pending,
   type ShadowListener,
   type ShadowRecord,
   type SubmitOutcome,
@@ -56,12 +57,6 @@ export interface ClusterProcessorMetrics {
 }
 
 export type ClusterErrorListener = (error: unknown, during: 'state' | 'publish' | 'republish') => void;
-
-interface Pending {
-  valid: ValidEvent;
-  receivedAtMs: number;
-  resolve: (outcome: SubmitOutcome) => void;
-}
 
 /** One batch decided against a load, ready to commit. */
 interface Decided {
@@ -117,11 +112,9 @@ export class ClusterProcessor implements EventProcessor {
   readonly #metrics: ClusterProcessorMetrics | undefined;
   readonly #onError: ClusterErrorListener | undefined;
   readonly #onShadow: ShadowListener | undefined;
-  #queue: Pending[] = [];
-  #draining: Promise<void> | undefined;
+  readonly #queue = new SubmitQueue(() => this.#drain());
   #republishing: Promise<void> | undefined;
   #timer: NodeJS.Timeout | undefined;
-  #stopped = false;
   /** After a failed publish, publishing waits until then: decisions go to the spool meanwhile. */
   #streamAwayUntilMs = 0;
 
@@ -188,19 +181,13 @@ export class ClusterProcessor implements EventProcessor {
   }
 
   submit(items: readonly ValidEvent[], receivedAtMs: number): Promise<SubmitOutcome[]> {
-    if (this.#stopped) return Promise.resolve(shuttingDown(items));
-    const answers = items.map(
-      (valid) => new Promise<SubmitOutcome>((resolve) => this.#queue.push({ valid, receivedAtMs, resolve })),
-    );
-    this.#kick();
-    return Promise.all(answers);
+    return this.#queue.submit(items, receivedAtMs);
   }
 
   /** Answers everything queued, then stops republishing. */
   async stop(): Promise<void> {
-    this.#stopped = true;
     if (this.#timer !== undefined) clearInterval(this.#timer);
-    while (this.#draining !== undefined) await this.#draining;
+    await this.#queue.stop();
     await this.#republishing;
   }
 
@@ -226,18 +213,11 @@ export class ClusterProcessor implements EventProcessor {
     return published.length;
   }
 
-  #kick(): void {
-    this.#draining ??= this.#drain().finally(() => {
-      this.#draining = undefined;
-      if (this.#queue.length > 0) this.#kick();
-    });
-  }
-
   async #drain(): Promise<void> {
     while (this.#queue.length > 0) {
       // Let requests being read join the batch.
       await new Promise<void>((resolve) => setImmediate(resolve));
-      const batch = this.#queue.splice(0, this.#options.cycleEventsMax);
+      const batch = this.#queue.take(this.#options.cycleEventsMax);
       const startedMs = performance.now();
       const answers = await this.#cycle(batch);
       batch.forEach((pending, i) => {

@@ -83,10 +83,70 @@ interface Prepared {
   generation: number;
 }
 
-interface Pending {
+export interface Pending {
   valid: ValidEvent;
   receivedAtMs: number;
   resolve: (outcome: SubmitOutcome) => void;
+}
+
+/**
+ * Events waiting to be decided and the one run that drains them, as both processors use them:
+ * `submit` queues and starts a run unless one is going, and a run that ends with events left
+ * starts another. After `stop`, events are refused as the server shutting down.
+ */
+export class SubmitQueue {
+  #pending: Pending[] = [];
+  #running: Promise<void> | undefined;
+  #stopped = false;
+  readonly #run: () => Promise<void>;
+
+  constructor(run: () => Promise<void>) {
+    this.#run = run;
+  }
+
+  get length(): number {
+    return this.#pending.length;
+  }
+
+  submit(items: readonly ValidEvent[], receivedAtMs: number): Promise<SubmitOutcome[]> {
+    if (this.#stopped) return Promise.resolve(shuttingDown(items));
+    const answers = items.map(
+      (valid) =>
+        new Promise<SubmitOutcome>((resolve) => this.#pending.push({ valid, receivedAtMs, resolve })),
+    );
+    this.kick();
+    return Promise.all(answers);
+  }
+
+  /** The next `max` events, oldest first. */
+  take(max: number): Pending[] {
+    return this.#pending.splice(0, max);
+  }
+
+  /** Puts events taken but not decided back at the front, in their order. */
+  putBack(batch: readonly Pending[]): void {
+    this.#pending.unshift(...batch);
+  }
+
+  takeAll(): Pending[] {
+    const all = this.#pending;
+    this.#pending = [];
+    return all;
+  }
+
+  /** Starts a run unless one is going (a run may also do periodic work with nothing queued). */
+  kick(): void {
+    this.#running ??= this.#run().finally(() => {
+      this.#running = undefined;
+      if (this.#pending.length > 0) this.kick();
+    });
+  }
+
+  /** Refuses new events; resolves once every run, and so every queued event, is done. */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    while (this.#running !== undefined) await this.#running;
+  }
 }
 
 /**
@@ -107,14 +167,12 @@ export class IngestProcessor implements EventProcessor {
   readonly #onStorageError: StorageErrorListener | undefined;
   readonly #hot: HotStateCache;
   readonly #prior: LruMap<string, PriorOutcome>;
-  #queue: Pending[] = [];
-  #draining: Promise<void> | undefined;
+  readonly #queue = new SubmitQueue(() => this.#drain());
   #checkpoint: Promise<void> | undefined;
   #lastCheckpointMs = 0;
   /** Sequence number of the last event whose effects the hot state holds. */
   #appliedSeq = 0;
   #needsRestore = true;
-  #stopped = false;
   #timer: NodeJS.Timeout | undefined;
 
   constructor(deps: {
@@ -171,35 +229,22 @@ export class IngestProcessor implements EventProcessor {
     await this.#restore();
     this.#lastCheckpointMs = this.#clock.now();
     this.#timer = setInterval(() => {
-      if (this.#hot.dirtyCount > 0) this.#kick();
+      if (this.#hot.dirtyCount > 0) this.#queue.kick();
     }, this.#options.checkpointIntervalMs);
     this.#timer.unref();
   }
 
   /** Queues events; each answer arrives once its event is decided and durably logged. */
   submit(items: readonly ValidEvent[], receivedAtMs: number): Promise<SubmitOutcome[]> {
-    if (this.#stopped) return Promise.resolve(shuttingDown(items));
-    const answers = items.map(
-      (valid) => new Promise<SubmitOutcome>((resolve) => this.#queue.push({ valid, receivedAtMs, resolve })),
-    );
-    this.#kick();
-    return Promise.all(answers);
+    return this.#queue.submit(items, receivedAtMs);
   }
 
   /** Answers everything queued, writes a last checkpoint and stops. */
   async stop(): Promise<void> {
-    this.#stopped = true;
     if (this.#timer !== undefined) clearInterval(this.#timer);
-    while (this.#draining !== undefined) await this.#draining;
+    await this.#queue.stop();
     await this.#checkpoint;
     if (!this.#needsRestore) await this.#writeCheckpoint();
-  }
-
-  #kick(): void {
-    this.#draining ??= this.#drain().finally(() => {
-      this.#draining = undefined;
-      if (this.#queue.length > 0) this.#kick();
-    });
   }
 
   async #drain(): Promise<void> {
@@ -217,16 +262,14 @@ export class IngestProcessor implements EventProcessor {
           await this.#restore();
         } catch (error) {
           this.#onStorageError?.(error, 'restore');
-          if (next !== undefined) this.#queue.unshift(...next.batch);
+          if (next !== undefined) this.#queue.putBack(next.batch);
           this.#failQueued(error);
           return;
         }
       }
       const prepared =
         next ??
-        (this.#queue.length > 0
-          ? this.#prepare(this.#queue.splice(0, this.#options.cycleEventsMax))
-          : undefined);
+        (this.#queue.length > 0 ? this.#prepare(this.#queue.take(this.#options.cycleEventsMax)) : undefined);
       next = prepared === undefined ? undefined : await this.#cycle(prepared);
       // A checkpoint is taken between cycles, when memory holds only logged effects (the next
       // batch has only been read for, not decided).
@@ -311,7 +354,7 @@ export class IngestProcessor implements EventProcessor {
     const appended = this.#storage.events.append(records, cases);
     // While the log write is under way, the reads of the next batch (already queued) run too.
     const next =
-      this.#queue.length > 0 ? this.#prepare(this.#queue.splice(0, this.#options.cycleEventsMax)) : undefined;
+      this.#queue.length > 0 ? this.#prepare(this.#queue.take(this.#options.cycleEventsMax)) : undefined;
     try {
       const seqs = await appended;
       this.#appliedSeq = Math.max(this.#appliedSeq, ...seqs);
@@ -336,9 +379,7 @@ export class IngestProcessor implements EventProcessor {
   }
 
   #failQueued(error: unknown): void {
-    const batch = this.#queue;
-    this.#queue = [];
-    this.#failBatch(batch, error);
+    this.#failBatch(this.#queue.takeAll(), error);
   }
 
   async #writeCheckpoint(): Promise<void> {
