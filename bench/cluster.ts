@@ -36,7 +36,7 @@ import {
 } from './cluster-report.ts';
 import { LoginTraffic, bodyTails } from './events.ts';
 import { EventStream, runSaturated, summarise, type LoadResult, type Target } from './load.ts';
-import { createBenchDatabase, type BenchDatabase } from './postgres.ts';
+import { createBenchDatabase, logChecks, type BenchDatabase } from './postgres.ts';
 import type { Check } from './report.ts';
 import { childEnv, createKey, startBulwark, stopBulwark, type RunningServer } from './server.ts';
 
@@ -428,26 +428,6 @@ function describeDrain(state: { rows: number; decisions: number }): string {
   return `${state.rows} rows in events, ${state.decisions} decisions counted`;
 }
 
-/** After the nodes stopped: every answered event is in the log once, and nothing else is. */
-async function logChecks(phase: ClusterPhase, database: BenchDatabase, stream: EventStream): Promise<void> {
-  const logged = await database.countEvents();
-  const answeredIds = stream.answeredIds();
-  const found = await database.countEventIds(answeredIds);
-  phase.checks.push(
-    {
-      // event_id is unique in the table, so "found" counts each answered event once.
-      name: 'every event answered 2xx is in the event log',
-      ok: found === answeredIds.length,
-      detail: `${found} of ${answeredIds.length} answered events found in events`,
-    },
-    {
-      name: 'the event log holds exactly the decisions the nodes counted',
-      ok: logged === phase.decisionsCounted,
-      detail: `${logged} rows in events, ${phase.decisionsCounted ?? 'no'} decisions counted`,
-    },
-  );
-}
-
 /** Stops nodes one after another (API nodes before the worker) and records the exits. */
 async function stopNodes(phase: ClusterPhase, nodes: readonly RunningNode[]): Promise<void> {
   for (const node of nodes) {
@@ -511,7 +491,10 @@ async function singlePhase(options: ClusterOptions, tails: readonly string[]): P
     if (node !== undefined) await stopNodes(phase, [node]);
     if (database !== undefined) {
       try {
-        if (phase.error === undefined) await logChecks(phase, database, stream);
+        if (phase.error === undefined)
+          phase.checks.push(
+            ...(await logChecks(database, stream.answeredIds(), phase.decisionsCounted, 'the nodes')),
+          );
       } catch (error) {
         phase.error = errorText(error);
       } finally {
@@ -612,7 +595,10 @@ async function clusterPhase(
     await stopNodes(phase, nodes);
     if (database !== undefined) {
       try {
-        if (phase.error === undefined) await logChecks(phase, database, stream);
+        if (phase.error === undefined)
+          phase.checks.push(
+            ...(await logChecks(database, stream.answeredIds(), phase.decisionsCounted, 'the nodes')),
+          );
       } catch (error) {
         phase.error = errorText(error);
       } finally {

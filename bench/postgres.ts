@@ -1,4 +1,5 @@
 import pg from 'pg';
+import type { Check } from './report.ts';
 
 const idsPerQuery = 20_000;
 
@@ -62,4 +63,31 @@ export async function createBenchDatabase(adminUrl: string, name: string): Promi
       await withClient(adminUrl, (client) => client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
     },
   };
+}
+
+/**
+ * After the servers stopped: every event answered 2xx is in the log once, and the log holds
+ * nothing but the decisions the servers counted (`who`: "the server", "the nodes").
+ */
+export async function logChecks(
+  database: BenchDatabase,
+  answeredIds: readonly string[],
+  decisionsCounted: number | undefined,
+  who: string,
+): Promise<Check[]> {
+  const logged = await database.countEvents();
+  // event_id is unique in the table, so "found" counts each answered event once.
+  const found = await database.countEventIds(answeredIds);
+  return [
+    {
+      name: 'every event answered 2xx is in the event log',
+      ok: found === answeredIds.length,
+      detail: `${found} of ${answeredIds.length} answered events found in events`,
+    },
+    {
+      name: `the event log holds exactly the decisions ${who} counted`,
+      ok: logged === decisionsCounted,
+      detail: `${logged} rows in events, ${decisionsCounted ?? 'no'} decisions counted`,
+    },
+  ];
 }

@@ -9,7 +9,7 @@ import { LoginTraffic, bodyTails } from './events.ts';
 import { measureCpu, type CpuUse } from './cpu.ts';
 import { EventStream, runPaced, runSaturated, type LoadResult, type Target as LoadTarget } from './load.ts';
 import { parseOptions, type BenchOptions } from './options.ts';
-import { createBenchDatabase, type BenchDatabase } from './postgres.ts';
+import { createBenchDatabase, logChecks, type BenchDatabase } from './postgres.ts';
 import {
   formatProfile,
   mainThreadProfile,
@@ -362,20 +362,9 @@ async function postgresPhase(
     if (database !== undefined) {
       try {
         if (phase.error === undefined) {
-          const logged = await database.countEvents();
           const answeredIds = stream?.answeredIds() ?? [];
-          const found = await database.countEventIds(answeredIds);
           phase.checks.push(
-            {
-              name: 'every event answered 2xx is in the event log',
-              ok: found === answeredIds.length,
-              detail: `${found} of ${answeredIds.length} answered events found in events`,
-            },
-            {
-              name: 'the event log holds exactly the decisions the server counted',
-              ok: logged === phase.decisionsCounted,
-              detail: `${logged} rows in events, ${phase.decisionsCounted ?? 'no'} decisions counted`,
-            },
+            ...(await logChecks(database, answeredIds, phase.decisionsCounted, 'the server')),
           );
         }
       } finally {
