@@ -254,18 +254,6 @@ export async function otherRedisClients(
   return others;
 }
 
-/** Deletes every key under `prefix` with SCAN (never KEYS: the server is shared). */
-export async function deleteRedisKeys(client: Redis, prefix: string): Promise<number> {
-  let cursor = '0';
-  let deleted = 0;
-  do {
-    const [next, keys] = await client.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 500);
-    cursor = next;
-    if (keys.length > 0) deleted += await client.del(...keys);
-  } while (cursor !== '0');
-  return deleted;
-}
-
 /** Messages a JetStream stream holds (0 when it does not exist). */
 export async function streamMessages(nats: NatsConnection, name: string): Promise<number> {
   const jsm = await nats.jetstreamManager();

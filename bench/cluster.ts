@@ -8,12 +8,11 @@ import { join } from 'node:path';
 import type { Redis } from 'ioredis';
 import type { NatsConnection } from 'nats';
 import { connectNats } from '../apps/server/src/adapters/nats/jetstream-event-stream.ts';
-import { connectRedis } from '../apps/server/src/adapters/redis/redis-rate-limiter.ts';
+import { connectRedis, deleteKeysUnder } from '../apps/server/src/adapters/redis/redis-rate-limiter.ts';
 import { gitCommit, repoRoot } from './children.ts';
 import {
   addSamples,
   commandGroup,
-  deleteRedisKeys,
   deleteStreams,
   measureGroups,
   pidGroup,
@@ -526,7 +525,7 @@ async function clusterPhase(
   const stream = new EventStream(tails, `bench_${runTag}_B_`);
   // Registered before anything exists, so an interrupted run leaves no keys or streams behind.
   const forgetEngines = async (): Promise<void> => {
-    const keys = await deleteRedisKeys(engines.redis, keyPrefix);
+    const keys = await deleteKeysUnder(engines.redis, keyPrefix);
     await deleteStreams(engines.nats, streamName);
     log(`${phase.label}: deleted ${keys} Redis keys under ${keyPrefix} and streams ${streamName}(_DEAD)`);
   };

@@ -1,6 +1,4 @@
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -28,6 +26,7 @@ import { MemoryEventStream } from '../src/stream/memory-event-stream.ts';
 import type { EventStream, StreamEvent } from '../src/stream/port.ts';
 import { deleteKeys, freePort, OwnRedis, testRedisUrl, uniquePrefix } from './helpers/redis.ts';
 import type { Redis } from 'ioredis';
+import { OwnServerProcess } from './helpers/own-server.ts';
 import { generateTraffic, toJsonLines } from './helpers/traffic.ts';
 
 const policy = loadRiskPolicy();
@@ -201,39 +200,20 @@ describe('API-node processor on a shared state (in process)', () => {
 });
 
 /** A NATS server of the test's own (Debian's nats-server), so it can be stopped and started. */
-class OwnNats {
-  #child: ChildProcess | undefined;
-  readonly #dir = mkdtempSync(join(tmpdir(), 'bulwark-nats-'));
-  constructor(readonly port: number) {}
+class OwnNats extends OwnServerProcess {
+  readonly #dir: string;
+  constructor(
+    readonly port: number,
+    dir = mkdtempSync(join(tmpdir(), 'bulwark-nats-')),
+  ) {
+    super('nats-server', ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', dir], async () => {
+      const probe = await connectNats(`nats://127.0.0.1:${String(port)}`);
+      await probe.close();
+    });
+    this.#dir = dir;
+  }
   get url(): string {
     return `nats://127.0.0.1:${String(this.port)}`;
-  }
-  async start(): Promise<void> {
-    this.#child = spawn(
-      'nats-server',
-      ['-a', '127.0.0.1', '-p', String(this.port), '-js', '-sd', this.#dir],
-      {
-        stdio: 'ignore',
-      },
-    );
-    for (let attempt = 0; attempt < 100; attempt += 1) {
-      try {
-        const probe = await connectNats(this.url);
-        await probe.close();
-        return;
-      } catch {
-        await new Promise((resolve) => setTimeout(resolve, 100));
-      }
-    }
-    throw new Error(`nats-server on ${String(this.port)} did not start`);
-  }
-  async stop(): Promise<void> {
-    const child = this.#child;
-    this.#child = undefined;
-    if (child === undefined || child.exitCode !== null) return;
-    const exited = once(child, 'exit');
-    child.kill('SIGTERM');
-    await exited;
   }
   remove(): void {
     rmSync(this.#dir, { recursive: true, force: true });

@@ -179,3 +179,18 @@ export function redisRateLimiters(
       onDegraded: options.onDegraded,
     });
 }
+
+/**
+ * Deletes every key under `prefix` with SCAN, never KEYS, so a server other clients share is not
+ * blocked. Answers how many were deleted (tests and benchmarks clean up their own keys with it).
+ */
+export async function deleteKeysUnder(client: Redis, prefix: string): Promise<number> {
+  let cursor = '0';
+  let deleted = 0;
+  do {
+    const [next, keys] = await client.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 500);
+    cursor = next;
+    if (keys.length > 0) deleted += await client.del(...keys);
+  } while (cursor !== '0');
+  return deleted;
+}
