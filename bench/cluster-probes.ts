@@ -8,7 +8,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import type { Redis } from 'ioredis';
 import type { NatsConnection } from 'nats';
 import { machineCpuS, processCpuS, ticksPerS } from './cpu.ts';
-import { sumOf } from './server.ts';
+import { scrapeSums } from './server.ts';
 
 /** A set of processes whose CPU is added up: one Bulwark node, or every `postgres` process. */
 export interface ProcessGroup {
@@ -138,19 +138,19 @@ export interface ClusterSample {
   degraded: number;
 }
 
-export async function scrapeCluster(url: string): Promise<ClusterSample> {
-  const response = await fetch(`${url}/metrics`);
-  const text = await response.text();
-  return {
-    decisions: sumOf(text, 'bulwark_decisions_total'),
-    eventErrors: sumOf(text, 'bulwark_event_errors_total'),
-    cycles: sumOf(text, 'bulwark_ingest_cycle_events_count'),
-    cycleEventsSum: sumOf(text, 'bulwark_ingest_cycle_events_sum'),
-    storeRoundTrips: sumOf(text, 'bulwark_cluster_store_round_trips_sum'),
-    conflicts: sumOf(text, 'bulwark_cluster_commit_conflicts_total'),
-    publishDeferred: sumOf(text, 'bulwark_cluster_publish_deferred_total'),
-    degraded: sumOf(text, 'bulwark_cluster_degraded_decisions_total'),
-  };
+const clusterMetricNames: Readonly<Record<keyof ClusterSample, string>> = {
+  decisions: 'bulwark_decisions_total',
+  eventErrors: 'bulwark_event_errors_total',
+  cycles: 'bulwark_ingest_cycle_events_count',
+  cycleEventsSum: 'bulwark_ingest_cycle_events_sum',
+  storeRoundTrips: 'bulwark_cluster_store_round_trips_sum',
+  conflicts: 'bulwark_cluster_commit_conflicts_total',
+  publishDeferred: 'bulwark_cluster_publish_deferred_total',
+  degraded: 'bulwark_cluster_degraded_decisions_total',
+};
+
+export function scrapeCluster(url: string): Promise<ClusterSample> {
+  return scrapeSums(url, clusterMetricNames);
 }
 
 /** Samples of several nodes added up, or the difference of two such sums. */

@@ -97,20 +97,32 @@ export function sumOf(text: string, name: string): number {
   return total;
 }
 
-export async function scrapeMetrics(url: string): Promise<MetricsSample> {
+/** The sums of the named metrics (each over all its labels) in a node's /metrics page. */
+export async function scrapeSums<K extends string>(
+  url: string,
+  names: Readonly<Record<K, string>>,
+): Promise<Record<K, number>> {
   const response = await fetch(`${url}/metrics`);
   const text = await response.text();
-  return {
-    decisions: sumOf(text, 'bulwark_decisions_total'),
-    eventErrors: sumOf(text, 'bulwark_event_errors_total'),
-    cycles: sumOf(text, 'bulwark_ingest_cycle_events_count'),
-    cycleEventsSum: sumOf(text, 'bulwark_ingest_cycle_events_sum'),
-    cycleSecondsSum: sumOf(text, 'bulwark_ingest_cycle_duration_seconds_sum'),
-    checkpoints: sumOf(text, 'bulwark_state_checkpoint_duration_seconds_count'),
-    checkpointSecondsSum: sumOf(text, 'bulwark_state_checkpoint_duration_seconds_sum'),
-    httpRequests: sumOf(text, 'bulwark_http_request_duration_seconds_count'),
-    httpSecondsSum: sumOf(text, 'bulwark_http_request_duration_seconds_sum'),
-  };
+  const sums = {} as Record<K, number>;
+  for (const key of Object.keys(names) as K[]) sums[key] = sumOf(text, names[key]);
+  return sums;
+}
+
+const serverMetricNames: Readonly<Record<keyof MetricsSample, string>> = {
+  decisions: 'bulwark_decisions_total',
+  eventErrors: 'bulwark_event_errors_total',
+  cycles: 'bulwark_ingest_cycle_events_count',
+  cycleEventsSum: 'bulwark_ingest_cycle_events_sum',
+  cycleSecondsSum: 'bulwark_ingest_cycle_duration_seconds_sum',
+  checkpoints: 'bulwark_state_checkpoint_duration_seconds_count',
+  checkpointSecondsSum: 'bulwark_state_checkpoint_duration_seconds_sum',
+  httpRequests: 'bulwark_http_request_duration_seconds_count',
+  httpSecondsSum: 'bulwark_http_request_duration_seconds_sum',
+};
+
+export function scrapeMetrics(url: string): Promise<MetricsSample> {
+  return scrapeSums(url, serverMetricNames);
 }
 
 /** What the server says one load did: the difference of two samples, as means. */
