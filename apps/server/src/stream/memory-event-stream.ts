@@ -7,6 +7,7 @@ import {
   type StreamConsumer,
   type StreamEvent,
   type StreamHandler,
+  type StreamProblemListener,
 } from './port.ts';
 
 export interface MemoryEventStreamOptions {
@@ -16,11 +17,7 @@ export interface MemoryEventStreamOptions {
   /** Wait before a failed event is given again. */
   readonly retryDelayMs: number;
   /** Told of handler failures and dead letters (for logs and metrics), as the JetStream stream. */
-  readonly onProblem?: (problem: {
-    kind: 'retry' | 'dead-letter';
-    partition: number;
-    error: unknown;
-  }) => void;
+  readonly onProblem?: StreamProblemListener;
 }
 
 /** An event the stream gave up on, with why. */

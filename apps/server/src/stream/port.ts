@@ -19,6 +19,13 @@ export interface Delivery {
 }
 
 /** Handles one event; throwing asks for redelivery (dead letter after the configured attempts). */
+/** A handler failure (the event comes again) or a dead letter, told to logs and metrics. */
+export type StreamProblemListener = (problem: {
+  kind: 'retry' | 'dead-letter';
+  partition: number;
+  error: unknown;
+}) => void;
+
 export type StreamHandler = (event: StreamEvent, delivery: Delivery) => Promise<void>;
 
 /**

@@ -1,6 +1,12 @@
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
-import { partitionOf, type Delivery, type EventStream, type StreamEvent } from '../../src/stream/port.ts';
+import {
+  partitionOf,
+  type Delivery,
+  type EventStream,
+  type StreamEvent,
+  type StreamProblemListener,
+} from '../../src/stream/port.ts';
 
 /**
  * The behaviour every `EventStream` promises (stream/port.ts), run against each implementation:
@@ -11,11 +17,7 @@ export interface SuiteStreamOptions {
   readonly partitions: number;
   readonly deliveriesMax: number;
   readonly retryDelayMs: number;
-  readonly onProblem?: (problem: {
-    kind: 'retry' | 'dead-letter';
-    partition: number;
-    error: unknown;
-  }) => void;
+  readonly onProblem?: StreamProblemListener;
 }
 
 /** A dead letter as the suite compares it, whatever the implementation keeps. */

@@ -23,6 +23,7 @@ import {
   type StreamConsumer,
   type StreamEvent,
   type StreamHandler,
+  type StreamProblemListener,
 } from '../../stream/port.ts';
 
 export interface JetStreamOptions {
@@ -51,11 +52,7 @@ export interface JetStreamOptions {
    */
   readonly pullWaitMs?: number;
   /** Told of handler failures and dead letters (for logs and metrics). */
-  readonly onProblem?: (problem: {
-    kind: 'retry' | 'dead-letter';
-    partition: number;
-    error: unknown;
-  }) => void;
+  readonly onProblem?: StreamProblemListener;
 }
 
 const codec = JSONCodec();
