@@ -220,6 +220,19 @@ class OwnNats extends OwnServerProcess {
   }
 }
 
+/** Starts a NATS server of the test's own; `servers` stops it and removes its folder at the end. */
+async function startOwnNats(servers: { stop(): Promise<void> }[]): Promise<OwnNats> {
+  const natsServer = new OwnNats(await freePort());
+  await natsServer.start();
+  servers.push({
+    stop: async () => {
+      await natsServer.stop();
+      natsServer.remove();
+    },
+  });
+  return natsServer;
+}
+
 describe('API-node processor when Redis or NATS stops (real servers stopped and started)', () => {
   const servers: { stop(): Promise<void> }[] = [];
   after(async () => {
@@ -230,14 +243,7 @@ describe('API-node processor when Redis or NATS stops (real servers stopped and 
     const redisServer = new OwnRedis(await freePort());
     await redisServer.start();
     servers.push(redisServer);
-    const natsServer = new OwnNats(await freePort());
-    await natsServer.start();
-    servers.push({
-      stop: async () => {
-        await natsServer.stop();
-        natsServer.remove();
-      },
-    });
+    const natsServer = await startOwnNats(servers);
     const clock = new ManualClock(clockStart);
     const redis = await connectRedis(redisServer.url, { commandTimeoutMs: 250 });
     const nats = await connectNats(natsServer.url);
@@ -310,14 +316,7 @@ describe('API-node processor when Redis or NATS stops (real servers stopped and 
   });
 
   test('NATS down: decisions are answered and kept in the spool; published once NATS is back', async () => {
-    const natsServer = new OwnNats(await freePort());
-    await natsServer.start();
-    servers.push({
-      stop: async () => {
-        await natsServer.stop();
-        natsServer.remove();
-      },
-    });
+    const natsServer = await startOwnNats(servers);
     const clock = new ManualClock(clockStart);
     const state = new MemoryDecisionState(clock);
     const nats = await connectNats(natsServer.url);
