@@ -102,7 +102,10 @@ export class TailedEventLog implements EventLog {
   async readAfter(afterSeq: number, limit: number): Promise<StoredEvent[]> {
     const entries = this.#entries;
     const from = firstAfter(entries, afterSeq);
-    if (limit >= 1 && from < entries.length) {
+    // A reader from before the tail's first event is behind it: read the database without
+    // counting first (counting from far back would cost as much as the read it is meant to save).
+    const within = afterSeq >= (entries[0]?.seq ?? Number.POSITIVE_INFINITY) - 1;
+    if (limit >= 1 && within && from < entries.length) {
       const page = entries.slice(from, from + limit);
       // A full page is checked up to its last event; a page that ends with the tail is checked
       // to the end of the log, so that nothing the tail lacks is left out after it either.
