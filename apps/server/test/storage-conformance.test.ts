@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { sql } from 'kysely';
 import { after, before, describe, test } from 'node:test';
+import fc from 'fast-check';
 import type { BulwarkEvent, Decision, DecisionOutcome } from '@bulwark/contracts';
 import type { AccountState, DeviceRecord, SessionRecord } from '../src/risk/domain/state.ts';
 import type { AnalystRecord, AuditEntry, ConsoleSessionRecord } from '../src/storage/console-ports.ts';
@@ -19,6 +20,7 @@ import {
   type Backend,
   type StorageWithDatabase,
 } from './helpers/backends.ts';
+import { propertyParams } from './helpers/fast-check.ts';
 import { loggedRecord } from './helpers/log-records.ts';
 
 const baseMs = Date.parse('2026-11-25T09:00:00Z');
@@ -552,6 +554,67 @@ export function runStorageSuite(backend: Backend): void {
         assert.deepEqual(loadedSeries.sort(byKey), series);
         assert.deepEqual(await state.loadSeries([]), []);
         assert.deepEqual(await state.loadSeries(['rt:missing']), []);
+      });
+
+      test('property: batchReads answers what findByIds, loadAccounts and loadSeries answer', async () => {
+        const batchReads = storage.batchReads;
+        assert.ok(batchReads !== undefined, 'the Kysely storage reads a cycle in one round trip');
+        const ids = ['br-e1', 'br-e2', 'br-e3'];
+        await storage.events.append(
+          [loginRecord(ids[0] ?? '', 'br-1', 0), loginRecord(ids[1] ?? '', 'br-2', minuteMs, 'challenge')],
+          [],
+        );
+        await storage.state.writeCheckpoint({
+          seq: 1,
+          accounts: [accountState('br-1', [device('dev-br')], []), accountState('br-2', [], [])],
+          series: [
+            { key: 'br:a', snapshot: { t: [baseMs], v: [1], k: ['br-1'] } },
+            { key: 'br:b', snapshot: { t: [baseMs, baseMs + 5], v: [2, 3] } },
+          ],
+        });
+        const accountIds = ['br-1', 'br-2', 'br-none'];
+        const seriesKeys = ['br:a', 'br:b', 'br:none'];
+        const pick = (items: readonly string[]) => fc.subarray([...items]);
+        await fc.assert(
+          fc.asyncProperty(
+            pick([...ids, 'br-e-none']),
+            pick(accountIds),
+            pick(seriesKeys),
+            async (eventIds, someAccounts, someKeys) => {
+              const read = await batchReads.read({
+                eventIds,
+                accountIds: someAccounts,
+                seriesKeys: someKeys,
+              });
+              assert.deepEqual(read.outcomes, await storage.events.findByIds(eventIds));
+              assert.deepEqual(
+                read.accounts.sort(byAccountId),
+                (await storage.state.loadAccounts(someAccounts)).sort(byAccountId),
+              );
+              assert.deepEqual(
+                read.series.sort(byKey),
+                (await storage.state.loadSeries(someKeys)).sort(byKey),
+              );
+            },
+          ),
+          propertyParams(25),
+        );
+        // More keys than one array parameter takes: read in parts, the same answer.
+        const many = Array.from({ length: 5001 }, (_u, i) => `br:many:${String(i)}`);
+        const large = await batchReads.read({
+          eventIds: ['br-e2'],
+          accountIds: ['br-2'],
+          seriesKeys: [...many, 'br:b'],
+        });
+        assert.deepEqual([...large.outcomes.keys()], ['br-e2']);
+        assert.deepEqual(
+          large.accounts.map((a) => a.accountId),
+          ['br-2'],
+        );
+        assert.deepEqual(
+          large.series.map((r) => r.key),
+          ['br:b'],
+        );
       });
 
       test('a second checkpoint replaces the state, the series and the device and session rows', async () => {

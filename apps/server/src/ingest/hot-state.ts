@@ -13,6 +13,12 @@ export interface HotStateLimits {
   readonly seriesMax: number;
 }
 
+/** What a batch needs that memory does not hold (see `HotStateCache.missing`). */
+export interface MissingState {
+  readonly accountIds: readonly string[];
+  readonly seriesKeys: readonly string[];
+}
+
 export interface DirtySnapshot {
   accounts: AccountState[];
   series: SeriesRecord[];
@@ -116,6 +122,22 @@ export class HotStateCache implements HotState {
   /** Loads from the store whatever these events need and memory does not hold. */
   async ensureLoaded(events: readonly BulwarkEvent[]): Promise<void> {
     if (this.#store === undefined) return;
+    const missing = this.missing(events);
+    if (missing.accountIds.length === 0 && missing.seriesKeys.length === 0) return;
+    const [accounts, series] = await Promise.all([
+      this.#store.loadAccounts(missing.accountIds),
+      this.#store.loadSeries(missing.seriesKeys),
+    ]);
+    this.install(missing, accounts, series);
+  }
+
+  /**
+   * The accounts and series these events need that memory does not hold, to be read and handed
+   * to `install` (the ingest cycle reads them together with other things, in one round trip).
+   * Without a store nothing is missing: memory is all there is.
+   */
+  missing(events: readonly BulwarkEvent[]): MissingState {
+    if (this.#store === undefined) return { accountIds: [], seriesKeys: [] };
     const accountIds = new Set<string>();
     const keys = new Set<string>();
     for (const event of events) {
@@ -123,20 +145,23 @@ export class HotStateCache implements HotState {
         accountIds.add(event.accountId);
       for (const key of seriesKeysOf(event, this.#policy)) if (!this.#series.has(key)) keys.add(key);
     }
-    if (accountIds.size === 0 && keys.size === 0) return;
-    const [accounts, series] = await Promise.all([
-      this.#store.loadAccounts([...accountIds]),
-      this.#store.loadSeries([...keys]),
-    ]);
+    return { accountIds: [...accountIds], seriesKeys: [...keys] };
+  }
+
+  /**
+   * Takes in what was read for `missing`. What memory came to hold meanwhile is newer and kept;
+   * what was asked for and not stored is known to be empty and kept as such (`null` for an
+   * account, an empty series), so the next batch does not ask again.
+   */
+  install(missing: MissingState, accounts: readonly AccountState[], series: readonly SeriesRecord[]): void {
     for (const state of accounts)
       if (!this.#accounts.has(state.accountId)) this.#accounts.set(state.accountId, state);
-    for (const id of accountIds) if (!this.#accounts.has(id)) this.#accounts.set(id, null);
+    for (const id of missing.accountIds) if (!this.#accounts.has(id)) this.#accounts.set(id, null);
     for (const record of series) {
       if (!this.#series.has(record.key))
         this.#series.set(record.key, new CachedSeries(seriesLimitsOf(record.key), record.snapshot));
     }
-    // Known to be empty, as `null` marks an account: kept, so the next batch does not ask again.
-    for (const key of keys)
+    for (const key of missing.seriesKeys)
       if (!this.#series.has(key)) this.#series.set(key, new CachedSeries(seriesLimitsOf(key)));
   }
 

@@ -295,12 +295,27 @@ export class IngestProcessor implements EventProcessor {
    * the previous batch is being appended; the batch is decided only after that append.
    */
   #prepare(batch: Pending[]): Prepared {
-    const unknownIds = batch.map((p) => p.valid.event.id).filter((id) => this.#prior.get(id) === undefined);
+    const unknownIds = [
+      ...new Set(batch.map((p) => p.valid.event.id).filter((id) => this.#prior.get(id) === undefined)),
+    ];
+    const events = batch.map((p) => p.valid.event);
     const generation = this.#hot.generation;
-    const reads = Promise.all([
-      this.#storage.events.findByIds([...new Set(unknownIds)]),
-      this.#hot.ensureLoaded(batch.map((p) => p.valid.event)),
-    ]).then(([stored]) => stored);
+    const batchReads = this.#storage.batchReads;
+    let reads: Promise<Map<string, PriorOutcome>>;
+    if (batchReads === undefined) {
+      reads = Promise.all([this.#storage.events.findByIds(unknownIds), this.#hot.ensureLoaded(events)]).then(
+        ([stored]) => stored,
+      );
+    } else {
+      // One round trip for the outcomes, accounts and series together.
+      const missing = this.#hot.missing(events);
+      reads = batchReads
+        .read({ eventIds: unknownIds, accountIds: missing.accountIds, seriesKeys: missing.seriesKeys })
+        .then((read) => {
+          this.#hot.install(missing, read.accounts, read.series);
+          return read.outcomes;
+        });
+    }
     // A failure is handled when the batch's cycle awaits the reads, never as an unhandled rejection.
     reads.catch(() => undefined);
     return { batch, reads, generation };

@@ -128,6 +128,29 @@ export interface StateStore {
   readCheckpointSeq(): Promise<number>;
 }
 
+/** What a batch of events needs read before it is decided: outcomes by id, accounts, series. */
+export interface BatchReadRequest {
+  readonly eventIds: readonly string[];
+  readonly accountIds: readonly string[];
+  readonly seriesKeys: readonly string[];
+}
+
+export interface BatchReadResult {
+  /** Outcomes already stored for the requested event ids (ids not logged are absent). */
+  outcomes: Map<string, PriorOutcome>;
+  accounts: AccountState[];
+  series: SeriesRecord[];
+}
+
+/**
+ * The reads of one ingest cycle in a single round trip: `EventLog.findByIds`,
+ * `StateStore.loadAccounts` and `StateStore.loadSeries` answered by one statement. On a server
+ * the round trip, not the rows, is most of what a small read costs.
+ */
+export interface BatchReader {
+  read(request: BatchReadRequest): Promise<BatchReadResult>;
+}
+
 export interface CaseStore {
   get(caseId: string): Promise<CaseRecord | undefined>;
   openForAccount(accountId: string): Promise<CaseRecord | undefined>;
@@ -165,6 +188,8 @@ export interface Storage {
   readonly verification: VerificationStore;
   /** Order rule sets, models and shadow verdicts (rules/). */
   readonly ruleSets: RuleSetStore;
+  /** The ingest cycle's reads in one round trip, where the backend can answer them together. */
+  readonly batchReads?: BatchReader;
   /** Makes this process the only writer of decisions until close; throws if another one is. */
   lockWriter(): Promise<void>;
   /** Answers when the store can serve queries (readiness). */

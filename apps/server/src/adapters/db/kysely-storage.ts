@@ -6,6 +6,9 @@ import { TailedEventLog } from '../../ingest/log-tail.ts';
 import type { SeriesSnapshot } from '../../risk/domain/velocity.ts';
 import type {
   ApiKeyRecord,
+  BatchReader,
+  BatchReadRequest,
+  BatchReadResult,
   ApiKeyStore,
   CaseRecord,
   CaseStatus,
@@ -493,6 +496,69 @@ class KyselyStateStore implements StateStore {
   }
 }
 
+/** Keys per array parameter in one batch read; a longer request is read in the separate parts. */
+const batchReadKeysMax = 5000;
+
+/**
+ * The ingest cycle's three reads as one `union all` statement: the outcomes of event ids, the
+ * account states and the series snapshots, each probed through its primary key (`inKeys`).
+ * Every branch answers `(part, key, doc, extra)` as text, so the decision (jsonb) travels as
+ * text and is parsed here, as the state and snapshot documents already are.
+ */
+class KyselyBatchReader implements BatchReader {
+  readonly #db: Kysely<Database>;
+  readonly #events: EventLog;
+  readonly #state: StateStore;
+  constructor(db: Kysely<Database>, events: EventLog, state: StateStore) {
+    this.#db = db;
+    this.#events = events;
+    this.#state = state;
+  }
+
+  async read(request: BatchReadRequest): Promise<BatchReadResult> {
+    const { eventIds, accountIds, seriesKeys } = request;
+    if (
+      eventIds.length > batchReadKeysMax ||
+      accountIds.length > batchReadKeysMax ||
+      seriesKeys.length > batchReadKeysMax
+    ) {
+      const [outcomes, accounts, series] = await Promise.all([
+        this.#events.findByIds(eventIds),
+        this.#state.loadAccounts(accountIds),
+        this.#state.loadSeries(seriesKeys),
+      ]);
+      return { outcomes, accounts, series };
+    }
+    const result: BatchReadResult = { outcomes: new Map(), accounts: [], series: [] };
+    if (eventIds.length === 0 && accountIds.length === 0 && seriesKeys.length === 0) return result;
+    const { rows } = await sql<{ part: number; key: string; doc: string; extra: string | null }>`
+      select 0 as part, event_id as key, content_hash as doc, decision::text as extra
+        from events where event_id in ${inKeys(eventIds)}
+      union all
+      select 1, account_id, state, null from accounts where account_id in ${inKeys(accountIds)}
+      union all
+      select 2, key, snapshot, null from velocity_series where key in ${inKeys(seriesKeys)}`.execute(
+      this.#db,
+    );
+    for (const row of rows) {
+      switch (row.part) {
+        case 0:
+          result.outcomes.set(row.key, {
+            contentHash: row.doc,
+            decision: JSON.parse(row.extra ?? 'null') as Decision,
+          });
+          break;
+        case 1:
+          result.accounts.push(JSON.parse(row.doc) as AccountState);
+          break;
+        default:
+          result.series.push({ key: row.key, snapshot: JSON.parse(row.doc) as SeriesSnapshot });
+      }
+    }
+    return result;
+  }
+}
+
 class KyselyCaseStore implements CaseStore {
   readonly #db: Kysely<Database>;
   constructor(db: Kysely<Database>) {
@@ -579,11 +645,14 @@ export function databaseOf(storage: Storage): Kysely<Database> | undefined {
 /** The storage ports over Kysely: the same code for PGlite and PostgreSQL. */
 export function kyselyStorage(handle: DatabaseHandle): Storage {
   const { db } = handle;
+  // Followers of the log (alert outbox, sandbox store) read what was just appended from memory.
+  const events = new TailedEventLog(new KyselyEventLog(db));
+  const state = new KyselyStateStore(db);
   const storage: Storage = {
     kind: handle.kind,
-    // Followers of the log (alert outbox, sandbox store) read what was just appended from memory.
-    events: new TailedEventLog(new KyselyEventLog(db)),
-    state: new KyselyStateStore(db),
+    events,
+    state,
+    batchReads: new KyselyBatchReader(db, events, state),
     cases: new KyselyCaseStore(db),
     apiKeys: new KyselyApiKeyStore(db),
     containment: new KyselyRunStore(db),
