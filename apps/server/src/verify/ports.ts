@@ -70,6 +70,13 @@ export interface AlertRecord {
   answer: 'this_was_me' | 'not_me' | undefined;
 }
 
+/** An alert sent: where it went (possibly nowhere) and when. */
+export interface AlertSentMark {
+  alertId: string;
+  channels: string[];
+  atMs: number;
+}
+
 /** A message the development sink "sent" (kept in the database and logged). */
 export interface DevMessage {
   idempotencyKey: string;
@@ -132,8 +139,20 @@ export interface VerificationStore {
 
   /** Inserts an alert unless one with that id exists; answers the stored one. */
   insertAlert(record: AlertRecord): Promise<AlertRecord>;
+  /**
+   * Inserts each alert unless one with its id exists — the new ones in one statement, then one
+   * read of those that existed — and answers every id asked for → the stored record: the new
+   * row, or the existing one as stored (with its `sentAtMs`, so a handled alert is not sent
+   * again). An id given twice keeps its first record. Nothing given, no statement.
+   */
+  insertAlerts(records: readonly AlertRecord[]): Promise<Map<string, AlertRecord>>;
   getAlert(alertId: string): Promise<AlertRecord | undefined>;
   markAlertSent(alertId: string, channels: string[], atMs: number): Promise<void>;
+  /**
+   * Marks alerts sent, each with its own channels and time, in one statement (an id given twice
+   * takes its last mark). Nothing given, no statement.
+   */
+  markAlertsSent(marks: readonly AlertSentMark[]): Promise<void>;
   answerAlert(alertId: string, answer: 'this_was_me' | 'not_me'): Promise<void>;
 
   /** The event-log sequence number the outbox worker has handled up to. */

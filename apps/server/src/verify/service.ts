@@ -28,7 +28,13 @@ import { verifyRateLimits } from './domain/rate-limit.ts';
 import { memoryRateLimiters, type RateLimiter, type RateLimiterFactory } from '../ratelimit/port.ts';
 import { deriveKey, signToken, verifyToken, type TokenPayload, type TokenPurpose } from './domain/tokens.ts';
 import { checkTotp, secretFromBytes, totpFor } from './domain/totp.ts';
-import type { AlertRecord, ChallengeRecord, ChannelsRecord, VerificationStore } from './ports.ts';
+import type {
+  AlertRecord,
+  AlertSentMark,
+  ChallengeRecord,
+  ChannelsRecord,
+  VerificationStore,
+} from './ports.ts';
 import { seal, unseal } from './seal.ts';
 
 /** An expected refusal, answered to the caller with its code (never thrown). */
@@ -829,21 +835,42 @@ export class VerificationService {
   }
 
   /**
-   * Creates and sends an alert once per id, to the account's `channels` (read by the caller); a
-   * later call finds the stored alert and, once it is marked sent, sends nothing again.
+   * Creates and sends one alert once per id, to the account's `channels` (read by the caller): a
+   * later call finds the stored alert and, once it is marked sent, sends nothing again. For an
+   * alert raised by a request (a replayed code); the outbox inserts and marks a page's alerts
+   * together (`#drainPage`) and shares only `#sendAlert`.
    */
   async #alert(input: AlertInput, channels: ChannelsRecord | undefined): Promise<void> {
-    const locale = channels?.locale ?? 'en';
+    const stored = await this.#deps.store.insertAlert(this.#alertRecord(input, channels));
+    if (stored.sentAtMs !== undefined) return;
+    const sent = await this.#sendAlert(stored, channels);
+    await this.#deps.store.markAlertSent(stored.alertId, sent, this.#now());
+  }
+
+  /** The row an alert is stored as before it is sent: the place is named in the owner's language. */
+  #alertRecord(input: AlertInput, channels: ChannelsRecord | undefined): AlertRecord {
     const ip = input.detail.ip;
-    const stored = await this.#deps.store.insertAlert({
+    return {
       ...input,
-      detail: ip === undefined ? input.detail : { ...input.detail, place: this.#place(ip, locale) },
+      detail:
+        ip === undefined
+          ? input.detail
+          : { ...input.detail, place: this.#place(ip, channels?.locale ?? 'en') },
       createdAtMs: this.#now(),
       sentAtMs: undefined,
       channels: [],
       answer: undefined,
-    });
-    if (stored.sentAtMs !== undefined) return;
+    };
+  }
+
+  /**
+   * Renders a stored alert and sends it to each of `channels` it has, under the idempotency key
+   * `alert:<id>:<channel>`; answers the channels it went to (none when the account has none or a
+   * provider refused it for good). A temporary failure is thrown, so the alert stays unsent and is
+   * tried again on the next step. Neither reads nor writes the alert row: the caller marks it.
+   */
+  async #sendAlert(stored: AlertRecord, channels: ChannelsRecord | undefined): Promise<string[]> {
+    const locale = channels?.locale ?? 'en';
     const reportUrl = `${this.#deps.options.publicUrl}/pages/alert/${this.token('alert', stored.alertId, alertLinkTtlMs)}`;
     const detail = stored.detail;
     const at = detail.at ?? toIso(stored.createdAtMs);
@@ -886,7 +913,7 @@ export class VerificationService {
       else if (result.error.retryable)
         throw new Error(`alert SMS not sent (${result.error.kind}); retried on the next step`);
     }
-    await this.#deps.store.markAlertSent(stored.alertId, sent, this.#now());
+    return sent;
   }
 
   // ---------- the outbox: following the event log ----------
@@ -894,9 +921,9 @@ export class VerificationService {
   /**
    * Handles every event logged since the stored cursor: records challenges from decisions, owner
    * channels from `account.created`, and sends new-device and sensitive-change alerts. A page of
-   * the log costs a few statements, not a few per event (see `#drainPage`). The cursor moves
-   * only past events fully handled, so a crash re-handles them; every step is idempotent per
-   * event id. Answers the events handled.
+   * the log costs a few statements, not a few per event or per alert (see `#drainPage`); only the
+   * messages go out one by one. The cursor moves only past events fully handled, so a crash
+   * re-handles them; every step is idempotent per event id. Answers the events handled.
    */
   drainOutbox(): Promise<number> {
     const run = this.#outboxRun.then(
@@ -909,26 +936,33 @@ export class VerificationService {
 
   async #drain(): Promise<number> {
     let handled = 0;
+    // Read once per step: a page handled whole leaves the cursor at its last event (a page that
+    // fails throws, after saving how far it got), so the next page starts there.
+    let cursor = await this.#deps.store.readCursor();
     for (;;) {
-      const cursor = await this.#deps.store.readCursor();
       const page = await this.#deps.events.readAfter(cursor, outboxPageSize);
       if (page.length === 0) return handled;
       handled += await this.#drainPage(cursor, page);
+      cursor = page.at(-1)?.seq ?? cursor;
     }
   }
 
   /**
-   * One page of the log, in a fixed number of statements plus one insert, send(s) and mark per
-   * alert: the channels of every account alerted, the channels learnt, the challenges, then the
-   * alerts in log order, then the cursor.
+   * One page of the log in a fixed number of statements, however many events and alerts it
+   * holds: the channels of every account alerted (one read), the channels learnt, the challenges,
+   * the page's alerts (one insert, plus one read of those stored before), then the messages in log
+   * order (the only round trips per alert), then the marks of the alerts sent and the cursor.
    *
-   * The cursor is saved once, after the page, or when a step fails at the last event fully
-   * handled before it. Handling events again after a crash is safe because each effect is keyed
-   * by the event: a challenge row by the decision's challenge id (a repeat is ignored, never
-   * resetting an answered one), learnt channels only fill what is missing (the same values
-   * again), an alert row by `event:<id>` (a stored alert that has `sentAtMs` is not sent again),
-   * and each message by the idempotency key `alert:<id>:<channel>`. As before, only an alert sent
-   * but not yet marked when the process died can go out twice, with the same idempotency key.
+   * The marks and the cursor are saved once, after the page, or when a step fails: the marks of
+   * every alert sent before the failure, then the cursor at the last event fully handled before
+   * it. Handling events again after a crash is safe because each effect is keyed by the event: a
+   * challenge row by the decision's challenge id (a repeat is ignored, never resetting an answered
+   * one), learnt channels only fill what is missing (the same values again), an alert row by
+   * `event:<id>` (a stored alert that has `sentAtMs` is not sent again), and each message by the
+   * idempotency key `alert:<id>:<channel>`. Only an alert sent but not yet marked when the process
+   * died can go out twice, with the same idempotency key; as a page's marks are written together,
+   * that is any alert the page had sent so far. A failed send is not such a case: what was sent
+   * before it is marked.
    *
    * Order is kept where a person could see it: alerts go out in log order; an alert sees the
    * channels as they were at its place in the log (those stored when the page was read, plus
@@ -940,26 +974,45 @@ export class VerificationService {
     const steps = page.map((stored) => this.#stepOf(stored));
     let done = cursor;
     let handled = 0;
+    const marks: AlertSentMark[] = [];
     try {
       // Read before the page's learnt channels are written: each alert must see them as of its
-      // own place in the log, which the loop below replays in memory.
+      // own place in the log, which `channelsAtAlerts` replays in memory.
       const alerted = new Set(
         steps.flatMap((step) => (step.alert === undefined ? [] : [step.alert.accountId])),
       );
-      const channels = await this.#deps.store.getChannelsOf([...alerted]);
+      const channelsAt = channelsAtAlerts(steps, await this.#deps.store.getChannelsOf([...alerted]));
       await this.#deps.store.fillChannels(mergeLearnt(steps));
       await this.#deps.store.insertChallenges(
         steps.flatMap((step) => (step.challenge === undefined ? [] : [step.challenge])),
       );
+      const stored = await this.#deps.store.insertAlerts(
+        steps.flatMap((step) =>
+          step.alert === undefined ? [] : [this.#alertRecord(step.alert, channelsAt.get(step.seq))],
+        ),
+      );
       for (const step of steps) {
-        const learnt = step.learnt;
-        if (learnt !== undefined && alerted.has(learnt.accountId))
-          channels.set(learnt.accountId, fillFrom(channels.get(learnt.accountId), learnt));
-        if (step.alert !== undefined) await this.#alert(step.alert, channels.get(step.alert.accountId));
+        if (step.alert !== undefined) {
+          const { alertId } = step.alert;
+          const record = stored.get(alertId);
+          if (record === undefined) throw new Error(`alert ${alertId} was not stored`);
+          if (record.sentAtMs === undefined) {
+            const mark = {
+              alertId,
+              channels: await this.#sendAlert(record, channelsAt.get(step.seq)),
+              atMs: this.#now(),
+            };
+            marks.push(mark);
+            // Should the same alert id come again later in the page, it is then seen as sent.
+            stored.set(alertId, { ...record, sentAtMs: mark.atMs, channels: mark.channels });
+          }
+        }
         done = step.seq;
         handled += 1;
       }
     } finally {
+      // Marks first: the cursor never moves past an alert sent but not marked.
+      if (marks.length > 0) await this.#deps.store.markAlertsSent(marks);
       if (done !== cursor) await this.#deps.store.writeCursor(done);
     }
     return handled;
@@ -1069,6 +1122,24 @@ function fillFrom(current: ChannelsRecord | undefined, learnt: ChannelsRecord): 
     locale: current?.locale ?? learnt.locale,
     updatedAtMs: learnt.updatedAtMs,
   };
+}
+
+/**
+ * The channels each alert of the page sees, by the alerting event's seq: `stored` (read when the
+ * page was, for the accounts alerted) plus what earlier `account.created` events of the page gave,
+ * as if the page were handled one event at a time.
+ */
+function channelsAtAlerts(
+  steps: readonly OutboxStep[],
+  stored: ReadonlyMap<string, ChannelsRecord>,
+): Map<number, ChannelsRecord | undefined> {
+  const current = new Map(stored);
+  const seen = new Map<number, ChannelsRecord | undefined>();
+  for (const { seq, learnt, alert } of steps) {
+    if (learnt !== undefined) current.set(learnt.accountId, fillFrom(current.get(learnt.accountId), learnt));
+    if (alert !== undefined) seen.set(seq, current.get(alert.accountId));
+  }
+  return seen;
 }
 
 /** The page's learnt channels, one record per account, as if each had been filled in log order. */

@@ -2,6 +2,7 @@ import type { ChallengeMethod } from '@bulwark/contracts';
 import { sql, type ColumnType, type Kysely, type Selectable } from 'kysely';
 import type {
   AlertRecord,
+  AlertSentMark,
   DevMessage,
   ChallengeRecord,
   ChannelsRecord,
@@ -432,26 +433,45 @@ class KyselyVerificationStore implements VerificationStore {
   }
 
   async insertAlert(r: AlertRecord): Promise<AlertRecord> {
-    // RETURNING answers only a row this statement inserted: a new alert costs one round trip, an
-    // existing one (handled before) is read as stored, with its `sent_at`.
+    const stored = (await this.insertAlerts([r])).get(r.alertId);
+    if (stored === undefined) throw new Error(`alert ${r.alertId} vanished after insert`);
+    return stored;
+  }
+
+  async insertAlerts(records: readonly AlertRecord[]): Promise<Map<string, AlertRecord>> {
+    const stored = new Map<string, AlertRecord>();
+    if (records.length === 0) return stored;
+    // RETURNING answers only the rows this statement inserted: a page of new alerts costs one
+    // round trip; those that existed (handled before) are read as stored, with their `sent_at`, in
+    // one more. DO NOTHING also takes an id repeated within the statement (the first row is kept).
     const inserted = await this.#db
       .insertInto('verify_alerts')
-      .values({
-        alert_id: r.alertId,
-        account_id: r.accountId,
-        kind: r.kind,
-        detail: JSON.stringify(r.detail),
-        created_at: date(r.createdAtMs),
-        sent_at: null,
-        channels: JSON.stringify(r.channels),
-        answer: null,
-      })
+      .values(
+        records.map((r) => ({
+          alert_id: r.alertId,
+          account_id: r.accountId,
+          kind: r.kind,
+          detail: JSON.stringify(r.detail),
+          created_at: date(r.createdAtMs),
+          sent_at: null,
+          channels: JSON.stringify(r.channels),
+          answer: null,
+        })),
+      )
       .onConflict((oc) => oc.column('alert_id').doNothing())
       .returningAll()
-      .executeTakeFirst();
-    if (inserted !== undefined) return alertOf(inserted);
-    const stored = await this.getAlert(r.alertId);
-    if (stored === undefined) throw new Error(`alert ${r.alertId} vanished after insert`);
+      .execute();
+    for (const row of inserted) stored.set(row.alert_id, alertOf(row));
+    const existing = [...new Set(records.map((r) => r.alertId))].filter((id) => !stored.has(id));
+    if (existing.length === 0) return stored;
+    const rows = await this.#db
+      .selectFrom('verify_alerts')
+      .selectAll()
+      .where('alert_id', 'in', existing)
+      .execute();
+    for (const row of rows) stored.set(row.alert_id, alertOf(row));
+    const vanished = existing.filter((id) => !stored.has(id));
+    if (vanished.length > 0) throw new Error(`alerts ${vanished.join(', ')} vanished after insert`);
     return stored;
   }
 
@@ -470,6 +490,22 @@ class KyselyVerificationStore implements VerificationStore {
       .set({ sent_at: date(atMs), channels: JSON.stringify(channels) })
       .where('alert_id', '=', alertId)
       .execute();
+  }
+
+  async markAlertsSent(marks: readonly AlertSentMark[]): Promise<void> {
+    if (marks.length === 0) return;
+    // An UPDATE … FROM joining one target row to two source rows applies an arbitrary one: an
+    // id's last mark is the one meant, so each id goes into the statement once.
+    const byId = new Map(marks.map((m) => [m.alertId, m]));
+    // Every value is cast where it stands, so both PostgreSQL and PGlite type the parameters alike
+    // (text, timestamptz and jsonb, the columns' types in 0006_verification).
+    const rows = [...byId.values()].map(
+      (m) => sql`(${m.alertId}::text, ${date(m.atMs)}::timestamptz, ${JSON.stringify(m.channels)}::jsonb)`,
+    );
+    await sql`update verify_alerts
+      set sent_at = v.sent_at, channels = v.channels
+      from (values ${sql.join(rows)}) as v (alert_id, sent_at, channels)
+      where verify_alerts.alert_id = v.alert_id`.execute(this.#db);
   }
 
   async answerAlert(alertId: string, answer: 'this_was_me' | 'not_me'): Promise<void> {
