@@ -86,26 +86,22 @@ function watching(notify: NotifyPort): {
     afterSending.get(key)?.();
     afterSending.delete(key);
   };
+  const recorded =
+    <C extends { idempotencyKey: string }, R>(send: (command: C) => Promise<R>) =>
+    async (command: C): Promise<R> => {
+      attempts.push(command.idempotencyKey);
+      try {
+        return await send(command);
+      } finally {
+        settled(command.idempotencyKey);
+      }
+    };
   return {
     attempts,
     afterSending,
     notify: {
-      async sendEmail(command) {
-        attempts.push(command.idempotencyKey);
-        try {
-          return await notify.sendEmail(command);
-        } finally {
-          settled(command.idempotencyKey);
-        }
-      },
-      async sendSms(command) {
-        attempts.push(command.idempotencyKey);
-        try {
-          return await notify.sendSms(command);
-        } finally {
-          settled(command.idempotencyKey);
-        }
-      },
+      sendEmail: recorded((command) => notify.sendEmail(command)),
+      sendSms: recorded((command) => notify.sendSms(command)),
     },
   };
 }
@@ -175,6 +171,35 @@ for (const backend of backends()) {
       await t.close();
       await smtp.close();
     });
+
+    const created = (accountId: string) => ({
+      id: `${accountId}-created`,
+      type: 'account.created',
+      at: '2026-11-20T09:00:00Z',
+      accountId,
+      email: `${accountId}@example.com`,
+    });
+    const passwordChanged = (accountId: string) => ({
+      id: `${accountId}-update`,
+      type: 'account.updated',
+      at: new Date(t.clock.now() - 1_000).toISOString(),
+      accountId,
+      context: { ip: '203.0.113.7', userAgent: chrome, deviceId: 'home', sessionId: `s-${accountId}` },
+      field: 'password',
+      change: 'changed',
+    });
+    /** Posts `events` as one batch and answers the seq each was logged at. */
+    const postLogged = async (events: readonly { id: string }[]): Promise<(id: string) => number> => {
+      const startSeq = await t.service.storage.verification.readCursor();
+      const answer = await t.request('POST', '/v1/events', { events });
+      assert.equal(answer.status, 200, JSON.stringify(answer.body));
+      const logged = await t.service.storage.events.readAfter(startSeq, 10);
+      assert.deepEqual(
+        logged.map((s) => s.event.id),
+        events.map((e) => e.id),
+      );
+      return (id) => logged.find((s) => s.event.id === id)?.seq ?? -1;
+    };
 
     test('one page: challenges and alerts in one insert each, channels read once, each alert sent once in log order', async () => {
       await outbox.drainOutbox();
@@ -333,40 +358,12 @@ for (const backend of backends()) {
 
     test('a send that fails mid-page leaves the cursor at the last event fully handled', async () => {
       const store = t.service.storage.verification;
-      const startSeq = await store.readCursor();
-      const events = [
-        {
-          id: 'acct-f1-created',
-          type: 'account.created',
-          at: '2026-11-20T09:00:00Z',
-          accountId: 'acct-f1',
-          email: 'acct-f1@example.com',
-        },
-        {
-          id: 'acct-f2-created',
-          type: 'account.created',
-          at: '2026-11-20T09:00:00Z',
-          accountId: 'acct-f2',
-          email: 'acct-f2@example.com',
-        },
-        ...['acct-f1', 'acct-f2'].map((accountId) => ({
-          id: `${accountId}-update`,
-          type: 'account.updated',
-          at: new Date(t.clock.now() - 1_000).toISOString(),
-          accountId,
-          context: { ip: '203.0.113.7', userAgent: chrome, deviceId: 'home', sessionId: `s-${accountId}` },
-          field: 'password',
-          change: 'changed',
-        })),
-      ];
-      const answer = await t.request('POST', '/v1/events', { events });
-      assert.equal(answer.status, 200, JSON.stringify(answer.body));
-      const logged = await t.service.storage.events.readAfter(startSeq, 10);
-      assert.deepEqual(
-        logged.map((s) => s.event.id),
-        events.map((e) => e.id),
-      );
-      const seqOf = (id: string): number => logged.find((s) => s.event.id === id)?.seq ?? -1;
+      const seqOf = await postLogged([
+        created('acct-f1'),
+        created('acct-f2'),
+        passwordChanged('acct-f1'),
+        passwordChanged('acct-f2'),
+      ]);
 
       // The first alert of the page (acct-f1's) meets a temporary refusal.
       smtp.fault('unavailable');
@@ -385,34 +382,8 @@ for (const backend of backends()) {
 
     test('a send that fails mid-page: the alerts sent before it stay marked sent, the rest go later, once', async () => {
       const store = t.service.storage.verification;
-      const startSeq = await store.readCursor();
       const accounts = ['acct-m1', 'acct-m2', 'acct-m3'];
-      const events = [
-        ...accounts.map((accountId) => ({
-          id: `${accountId}-created`,
-          type: 'account.created',
-          at: '2026-11-20T09:00:00Z',
-          accountId,
-          email: `${accountId}@example.com`,
-        })),
-        ...accounts.map((accountId) => ({
-          id: `${accountId}-update`,
-          type: 'account.updated',
-          at: new Date(t.clock.now() - 1_000).toISOString(),
-          accountId,
-          context: { ip: '203.0.113.7', userAgent: chrome, deviceId: 'home', sessionId: `s-${accountId}` },
-          field: 'password',
-          change: 'changed',
-        })),
-      ];
-      const answer = await t.request('POST', '/v1/events', { events });
-      assert.equal(answer.status, 200, JSON.stringify(answer.body));
-      const logged = await t.service.storage.events.readAfter(startSeq, 10);
-      assert.deepEqual(
-        logged.map((s) => s.event.id),
-        events.map((e) => e.id),
-      );
-      const seqOf = (id: string): number => logged.find((s) => s.event.id === id)?.seq ?? -1;
+      const seqOf = await postLogged([...accounts.map(created), ...accounts.map(passwordChanged)]);
       const keyOf = (accountId: string): string => `alert:event:${accountId}-update:email`;
       const alertOf = (accountId: string) => store.getAlert(`event:${accountId}-update`);
 
