@@ -6,10 +6,10 @@ import { TailedEventLog } from '../../ingest/log-tail.ts';
 import type { SeriesSnapshot } from '../../risk/domain/velocity.ts';
 import type {
   ApiKeyRecord,
+  ApiKeyStore,
   BatchReader,
   BatchReadRequest,
   BatchReadResult,
-  ApiKeyStore,
   CaseRecord,
   CaseStatus,
   CaseStore,
