@@ -6,6 +6,7 @@ import { backends } from './helpers/backends.ts';
 import { startTestService, type TestService } from './helpers/service.ts';
 import {
   startSmsGateway,
+  smtpServiceEnv,
   startSmtpServer,
   type TestSmsGateway,
   type TestSmtpServer,
@@ -114,9 +115,7 @@ for (const backend of backends()) {
       t = await startTestService(backend, {
         BULWARK_PUBLIC_URL: 'http://localhost:8080',
         BULWARK_STORE_NAME: 'Example Store',
-        BULWARK_SMTP_HOST: '127.0.0.1',
-        BULWARK_SMTP_PORT: String(smtp.port),
-        BULWARK_SMTP_FROM: 'Example Store Security <security@example.com>',
+        ...smtpServiceEnv(smtp),
         BULWARK_SMS_GATEWAY_URL: sms.baseUrl,
         BULWARK_SMS_GATEWAY_KEY: sms.apiKey,
         // The test drives the outbox itself.

@@ -19,7 +19,7 @@ import type { AlertRecord, VerificationStore } from '../src/verify/ports.ts';
 import { VerificationService } from '../src/verify/service.ts';
 import { backends, freshDatabase, type StorageWithDatabase } from './helpers/backends.ts';
 import { startTestService, type TestService } from './helpers/service.ts';
-import { startSmtpServer, type TestSmtpServer } from './connectors/notify-test-servers.ts';
+import { smtpServiceEnv, startSmtpServer, type TestSmtpServer } from './connectors/notify-test-servers.ts';
 
 /**
  * The alert outbox handles a page of the event log in a few statements, not a few per event:
@@ -134,9 +134,7 @@ for (const backend of backends()) {
       t = await startTestService(backend, {
         BULWARK_PUBLIC_URL: 'http://localhost:8080',
         BULWARK_STORE_NAME: 'Example Store',
-        BULWARK_SMTP_HOST: '127.0.0.1',
-        BULWARK_SMTP_PORT: String(smtp.port),
-        BULWARK_SMTP_FROM: 'Example Store Security <security@example.com>',
+        ...smtpServiceEnv(smtp),
         // The test drives the outbox itself, through its own service over a counting store.
         BULWARK_ALERT_POLL_INTERVAL_MS: '3600000',
         BULWARK_CONNECTORS: 'none',

@@ -997,14 +997,8 @@ export class VerificationService {
           const record = stored.get(alertId);
           if (record === undefined) throw new Error(`alert ${alertId} was not stored`);
           if (record.sentAtMs === undefined) {
-            const mark = {
-              alertId,
-              channels: await this.#sendAlert(record, channelsAt.get(step.seq)),
-              atMs: this.#now(),
-            };
-            marks.push(mark);
-            // Should the same alert id come again later in the page, it is then seen as sent.
-            stored.set(alertId, { ...record, sentAtMs: mark.atMs, channels: mark.channels });
+            const channels = await this.#sendAlert(record, channelsAt.get(step.seq));
+            marks.push({ alertId, channels, atMs: this.#now() });
           }
         }
         done = step.seq;

@@ -22,6 +22,15 @@ export interface TestSmtpServer {
   close(): Promise<void>;
 }
 
+/** The service settings that send its e-mail to `smtp`, from the Example Store's security address. */
+export function smtpServiceEnv(smtp: TestSmtpServer): Record<string, string> {
+  return {
+    BULWARK_SMTP_HOST: '127.0.0.1',
+    BULWARK_SMTP_PORT: String(smtp.port),
+    BULWARK_SMTP_FROM: 'Example Store Security <security@example.com>',
+  };
+}
+
 export async function startSmtpServer(options: { refusedRecipient: string }): Promise<TestSmtpServer> {
   const messages: DeliveredMessage[] = [];
   const raw: string[] = [];
