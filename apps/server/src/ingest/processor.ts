@@ -300,22 +300,14 @@ export class IngestProcessor implements EventProcessor {
     ];
     const events = batch.map((p) => p.valid.event);
     const generation = this.#hot.generation;
-    const batchReads = this.#storage.batchReads;
-    let reads: Promise<Map<string, PriorOutcome>>;
-    if (batchReads === undefined) {
-      reads = Promise.all([this.#storage.events.findByIds(unknownIds), this.#hot.ensureLoaded(events)]).then(
-        ([stored]) => stored,
-      );
-    } else {
-      // One round trip for the outcomes, accounts and series together.
-      const missing = this.#hot.missing(events);
-      reads = batchReads
-        .read({ eventIds: unknownIds, accountIds: missing.accountIds, seriesKeys: missing.seriesKeys })
-        .then((read) => {
-          this.#hot.install(missing, read.accounts, read.series);
-          return read.outcomes;
-        });
-    }
+    // One round trip for the outcomes, accounts and series together.
+    const missing = this.#hot.missing(events);
+    const reads = this.#storage.batchReads
+      .read({ eventIds: unknownIds, accountIds: missing.accountIds, seriesKeys: missing.seriesKeys })
+      .then((read) => {
+        this.#hot.install(missing, read.accounts, read.series);
+        return read.outcomes;
+      });
     // A failure is handled when the batch's cycle awaits the reads, never as an unhandled rejection.
     reads.catch(() => undefined);
     return { batch, reads, generation };

@@ -188,8 +188,8 @@ export interface Storage {
   readonly verification: VerificationStore;
   /** Order rule sets, models and shadow verdicts (rules/). */
   readonly ruleSets: RuleSetStore;
-  /** The ingest cycle's reads in one round trip, where the backend can answer them together. */
-  readonly batchReads?: BatchReader;
+  /** The ingest cycle's reads (prior outcomes, accounts, series) in one round trip. */
+  readonly batchReads: BatchReader;
   /** Makes this process the only writer of decisions until close; throws if another one is. */
   lockWriter(): Promise<void>;
   /** Answers when the store can serve queries (readiness). */
