@@ -557,8 +557,7 @@ export function runStorageSuite(backend: Backend): void {
       });
 
       test('property: batchReads answers what findByIds, loadAccounts and loadSeries answer', async () => {
-        const batchReads = storage.batchReads;
-        assert.ok(batchReads !== undefined, 'the Kysely storage reads a cycle in one round trip');
+        const { batchReads } = storage;
         const ids = ['br-e1', 'br-e2', 'br-e3'];
         await storage.events.append(
           [loginRecord(ids[0] ?? '', 'br-1', 0), loginRecord(ids[1] ?? '', 'br-2', minuteMs, 'challenge')],
