@@ -2,6 +2,7 @@ import type { BulwarkEvent } from '@bulwark/contracts';
 import type { HotState } from '../risk/domain/decider.ts';
 import { seriesKeysOf, seriesLimitsOf } from '../risk/domain/engine.ts';
 import { defaultRiskPolicy, type RiskPolicy } from '../risk/domain/policy.ts';
+import { copyLoginState } from '../risk/domain/login/state.ts';
 import type { AccountState } from '../risk/domain/state.ts';
 import { WindowSeries } from '../risk/domain/velocity.ts';
 import type { SeriesRecord, StateStore } from '../storage/ports.ts';
@@ -193,8 +194,10 @@ export class HotStateCache implements HotState {
     const accounts: AccountState[] = [];
     for (const id of this.#dirtyAccounts) {
       const state = this.#accounts.get(id);
-      // States are replaced, never changed in place, so the reference is a stable snapshot.
-      if (state !== undefined && state !== null) accounts.push(state);
+      // Account states are replaced, never changed in place, except their login state (see
+      // `evolveLogin`): a copy of that makes the snapshot stable while it is being written.
+      if (state !== undefined && state !== null)
+        accounts.push(state.login === undefined ? state : { ...state, login: copyLoginState(state.login) });
     }
     const series: SeriesRecord[] = [];
     for (const key of this.#dirtySeries) {

@@ -18,7 +18,7 @@ import type { LoginPolicy } from './policy.ts';
 import {
   globalKeysOf,
   hasSeen,
-  learn,
+  learnInPlace,
   observationKeysOf,
   rbaScore,
   recordGlobal,
@@ -74,12 +74,39 @@ interface SourceKeys {
   readonly asn: string | undefined;
 }
 
-/** Facts already computed per request context (one event asks several times), with their policy. */
-const factsCache = new WeakMap<RequestContext, { policy: RiskPolicy; facts: ContextFacts }>();
+/**
+ * Facts already computed, for the most recent request contexts (one event asks several times:
+ * when its series are loaded, when it is decided and when it is applied). A ring of strong
+ * references rather than a `WeakMap`: a weak map keyed by every event's context costs the garbage
+ * collector on every young-generation pass, and only the last batch's contexts are ever asked for.
+ */
+const factsCacheSize = 256;
+const cachedContexts: (RequestContext | undefined)[] = new Array<RequestContext | undefined>(
+  factsCacheSize,
+).fill(undefined);
+const cachedPolicies: (RiskPolicy | undefined)[] = new Array<RiskPolicy | undefined>(factsCacheSize).fill(
+  undefined,
+);
+const cachedFacts: (ContextFacts | undefined)[] = new Array<ContextFacts | undefined>(factsCacheSize).fill(
+  undefined,
+);
+/** Where the next entry goes; the newest is just before it. */
+let cacheNext = 0;
+
+function cachedFactsOf(context: RequestContext, policy: RiskPolicy): ContextFacts | undefined {
+  // Newest first: deciding and applying an event ask right after each other.
+  for (let n = 1; n <= factsCacheSize; n += 1) {
+    const i = (cacheNext - n + factsCacheSize) % factsCacheSize;
+    const held = cachedContexts[i];
+    if (held === undefined) return undefined;
+    if (held === context) return cachedPolicies[i] === policy ? cachedFacts[i] : undefined;
+  }
+  return undefined;
+}
 
 export function contextFacts(context: RequestContext, policy: RiskPolicy): ContextFacts {
-  const cached = factsCache.get(context);
-  if (cached?.policy === policy) return cached.facts;
+  const cached = cachedFactsOf(context, policy);
+  if (cached !== undefined) return cached;
   const ip = parseIp(context.ip);
   const info = policy.ipIntel.lookup(context.ip);
   const ua = policy.loginSupport.userAgents.parse(context.userAgent);
@@ -108,7 +135,10 @@ export function contextFacts(context: RequestContext, policy: RiskPolicy): Conte
     observationKeys: observationKeysOf(observation),
     found: undefined,
   };
-  factsCache.set(context, { policy, facts });
+  cachedContexts[cacheNext] = context;
+  cachedPolicies[cacheNext] = policy;
+  cachedFacts[cacheNext] = facts;
+  cacheNext = (cacheNext + 1) % factsCacheSize;
   return facts;
 }
 
@@ -642,32 +672,65 @@ function writableRemembered(view: RiskView, found: ContextFacts['found'], key: s
   return view.series(key);
 }
 
-function withBinding(state: LoginState, binding: SessionBinding): SessionBinding[] {
-  const others = state.bindings.filter((b) => b.sessionId !== binding.sessionId);
-  others.push(binding);
-  if (others.length > loginStateLimits.bindingsMax) {
-    // The least recently used session goes first.
+/** Adds or replaces the binding of `binding.sessionId`; the least recently used goes beyond the bound. */
+function bindInPlace(bindings: SessionBinding[], binding: SessionBinding): void {
+  const index = bindings.findIndex((b) => b.sessionId === binding.sessionId);
+  if (index >= 0) bindings.splice(index, 1);
+  bindings.push(binding);
+  if (bindings.length > loginStateLimits.bindingsMax) {
     let oldest = 0;
-    for (let i = 1; i < others.length; i += 1) {
-      if ((others[i]?.lastSeenAtMs ?? 0) < (others[oldest]?.lastSeenAtMs ?? 0)) oldest = i;
+    for (let i = 1; i < bindings.length; i += 1) {
+      if ((bindings[i]?.lastSeenAtMs ?? 0) < (bindings[oldest]?.lastSeenAtMs ?? 0)) oldest = i;
     }
-    others.splice(oldest, 1);
+    bindings.splice(oldest, 1);
   }
-  return others;
 }
 
+/** Replaces the binding of `sessionId` by `change(binding)` (bindings themselves are never changed). */
 function replaceBinding(
-  state: LoginState,
+  bindings: SessionBinding[],
   sessionId: string,
   change: (b: SessionBinding) => SessionBinding,
-): SessionBinding[] {
-  return state.bindings.map((b) => (b.sessionId === sessionId ? change(b) : b));
+): void {
+  const index = bindings.findIndex((b) => b.sessionId === sessionId);
+  const binding = bindings[index];
+  if (binding !== undefined) bindings[index] = change(binding);
+}
+
+/** Appends `pending`, keeping the newest `pendingMax`. */
+function addPending(state: LoginState, pending: PendingLoginChallenge): void {
+  state.pending.push(pending);
+  if (state.pending.length > loginStateLimits.pendingMax)
+    state.pending.splice(0, state.pending.length - loginStateLimits.pendingMax);
+}
+
+/** Adds a sign-in to the recent ones: in time order, within the history, the newest `recentMax`. */
+function addRecent(recent: RecentLogin[], entry: RecentLogin, fromMs: number): void {
+  let write = 0;
+  for (const r of recent) {
+    if (r.atMs < fromMs) continue;
+    recent[write] = r;
+    write += 1;
+  }
+  recent.length = write;
+  // Sign-ins nearly always come in time order: an append keeps the list sorted.
+  let at = recent.length;
+  while (at > 0 && (recent[at - 1] as RecentLogin).atMs > entry.atMs) at -= 1;
+  recent.splice(at, 0, entry);
+  if (recent.length > loginStateLimits.recentMax)
+    recent.splice(0, recent.length - loginStateLimits.recentMax);
 }
 
 /**
  * Teaches the account's login state what a decided event means. Runs after the baseline
  * `evolveAccount` (it reads the state that produced), so rebuilding from the log gives the same
  * state as live processing.
+ *
+ * Unlike the rest of the account state, the login state is changed in place: its lists (profile
+ * values, recent sign-ins, bindings, pending challenges) and the state object itself. Copying
+ * them on every sign-in made most of what the garbage collector had to move. The entries of the
+ * lists are never changed, only replaced, so `copyLoginState` (a copy of the lists) is a stable
+ * snapshot: whoever keeps a login state beyond the event (a checkpoint) keeps such a copy.
  */
 export function evolveLogin(
   account: AccountState | undefined,
@@ -677,11 +740,13 @@ export function evolveLogin(
   policy: RiskPolicy,
 ): AccountState | undefined {
   if (account === undefined) return account;
-  const previous = account.login ?? emptyLoginState();
+  const state = account.login ?? emptyLoginState();
+  const next = account.login === state ? account : { ...account, login: state };
   switch (event.type) {
     case 'login.failed': {
       if (event.accountId === undefined) return account;
-      return { ...account, login: { ...previous, consecutiveFailures: previous.consecutiveFailures + 1 } };
+      state.consecutiveFailures += 1;
+      return next;
     }
     case 'login.succeeded': {
       if (decision.decision === 'deny') return account;
@@ -693,17 +758,9 @@ export function evolveLogin(
       if (info.country !== undefined) entry.country = info.country;
       if (info.asn !== undefined) entry.asn = info.asn;
       if (info.kind !== undefined) entry.kind = info.kind;
-      const recent = previous.recent.filter((r) => r.atMs >= atMs - policy.login.rba.historyMs);
-      recent.push(entry);
-      recent.sort((x, y) => x.atMs - y.atMs);
-      if (recent.length > loginStateLimits.recentMax)
-        recent.splice(0, recent.length - loginStateLimits.recentMax);
-      const next: LoginState = {
-        ...previous,
-        profile: learn(previous.profile, facts.observation, policy.login, atMs),
-        consecutiveFailures: 0,
-        recent,
-      };
+      addRecent(state.recent, entry, atMs - policy.login.rba.historyMs);
+      learnInPlace(state.profile, facts.observation, policy.login, atMs);
+      state.consecutiveFailures = 0;
       const challenged = decision.decision === 'challenge';
       if (event.context.sessionId !== undefined) {
         const binding: SessionBinding = {
@@ -721,7 +778,7 @@ export function evolveLogin(
         if (info.kind !== undefined) binding.kind = info.kind;
         // A challenge is taken as passed until a completion says otherwise (contract §4).
         if (challenged) binding.strongAtMs = atMs;
-        next.bindings = withBinding(previous, binding);
+        bindInPlace(state.bindings, binding);
       }
       if (challenged && decision.challenge !== undefined) {
         const pending: PendingLoginChallenge = {
@@ -730,61 +787,55 @@ export function evolveLogin(
           observation: facts.observation,
         };
         if (event.context.sessionId !== undefined) pending.sessionId = event.context.sessionId;
-        next.pending = [...previous.pending, pending].slice(-loginStateLimits.pendingMax);
+        addPending(state, pending);
       }
-      return { ...account, login: next };
+      return next;
     }
     case 'challenge.completed': {
-      const pending =
+      const index =
         event.challengeId === undefined
-          ? previous.pending.at(-1)
-          : previous.pending.find((p) => p.challengeId === event.challengeId);
+          ? state.pending.length - 1
+          : state.pending.findIndex((p) => p.challengeId === event.challengeId);
+      const pending = state.pending[index];
       if (pending === undefined) return account;
-      const next: LoginState = { ...previous, pending: previous.pending.filter((p) => p !== pending) };
+      state.pending.splice(index, 1);
       if (event.result === 'failed') {
         if (pending.observation !== undefined) {
           const taken = pending.observation;
-          next.profile = unlearn(previous.profile, taken);
-          next.recent = previous.recent.filter(
-            (r) => r.atMs !== pending.atMs || r.deviceKey !== taken.device,
-          );
+          state.profile = unlearn(state.profile, taken);
+          const kept = state.recent.filter((r) => r.atMs !== pending.atMs || r.deviceKey !== taken.device);
+          state.recent.splice(0, state.recent.length, ...kept);
         }
         if (pending.sessionId !== undefined) {
-          next.bindings = replaceBinding(previous, pending.sessionId, (b) => ({
+          replaceBinding(state.bindings, pending.sessionId, (b) => ({
             ...b,
             revokedAtMs: atMs,
             revokedReason: 'challenge failed',
           }));
         }
       } else if (pending.sessionId !== undefined) {
-        next.bindings = replaceBinding(previous, pending.sessionId, (b) => ({ ...b, strongAtMs: atMs }));
+        replaceBinding(state.bindings, pending.sessionId, (b) => ({ ...b, strongAtMs: atMs }));
       }
-      return { ...account, login: next };
+      return next;
     }
     case 'session.activity':
     case 'account.updated': {
       const sessionId = event.context.sessionId;
-      if (sessionId === undefined || !previous.bindings.some((b) => b.sessionId === sessionId))
-        return account;
+      if (sessionId === undefined || !state.bindings.some((b) => b.sessionId === sessionId)) return account;
       const changed = decision.reasons.find((r) => r.code === 'session_context_changed');
-      const next: LoginState = {
-        ...previous,
-        bindings: replaceBinding(previous, sessionId, (b) => ({
-          ...b,
-          lastSeenAtMs: Math.max(b.lastSeenAtMs, atMs),
-          ...(changed !== undefined && b.revokedAtMs === undefined
-            ? { revokedAtMs: atMs, revokedReason: changed.detail ?? 'context changed' }
-            : {}),
-          // A step-up answered on the session is taken as passed until told otherwise.
-          ...(decision.decision === 'challenge' && changed === undefined ? { strongAtMs: atMs } : {}),
-        })),
-      };
+      replaceBinding(state.bindings, sessionId, (b) => ({
+        ...b,
+        lastSeenAtMs: Math.max(b.lastSeenAtMs, atMs),
+        ...(changed !== undefined && b.revokedAtMs === undefined
+          ? { revokedAtMs: atMs, revokedReason: changed.detail ?? 'context changed' }
+          : {}),
+        // A step-up answered on the session is taken as passed until told otherwise.
+        ...(decision.decision === 'challenge' && changed === undefined ? { strongAtMs: atMs } : {}),
+      }));
       if (decision.decision === 'challenge' && decision.challenge !== undefined && changed === undefined) {
-        next.pending = [...previous.pending, { challengeId: decision.challenge.id, atMs, sessionId }].slice(
-          -loginStateLimits.pendingMax,
-        );
+        addPending(state, { challengeId: decision.challenge.id, atMs, sessionId });
       }
-      return { ...account, login: next };
+      return next;
     }
     default:
       return account;

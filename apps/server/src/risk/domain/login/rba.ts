@@ -279,7 +279,8 @@ export function hasSeen(profile: RbaProfile, feature: RbaFeature, value: string,
 
 /**
  * The profile after one more sign-in: counts up, values older than the history dropped, at most
- * `valuesPerFeatureMax` values per feature (least recently seen go first). Copy-on-write.
+ * `valuesPerFeatureMax` values per feature (least recently seen go first). Copy-on-write; the hot
+ * state's sign-ins use `learnInPlace`.
  */
 export function learn(
   profile: RbaProfile,
@@ -287,27 +288,66 @@ export function learn(
   policy: LoginPolicy,
   atMs: number,
 ): RbaProfile {
-  const fromMs = atMs - policy.rba.historyMs;
+  const copy = copyProfile(profile);
+  learnInPlace(copy, observation, policy, atMs);
+  return copy;
+}
+
+/** A copy whose value lists can be changed without changing `profile` (their entries are shared). */
+export function copyProfile(profile: RbaProfile): RbaProfile {
   const values: Partial<Record<RbaFeature, FeatureValue[]>> = {};
-  for (const [feature, value] of Object.entries(observation) as [RbaFeature, string][]) {
-    const kept = (profile.values[feature] ?? []).filter((v) => v.lastSeenAt >= fromMs);
-    const index = kept.findIndex((v) => v.value === value);
+  for (const feature in profile.values) {
+    const list = profile.values[feature as RbaFeature];
+    if (list !== undefined) values[feature as RbaFeature] = list.slice();
+  }
+  return { ...profile, values };
+}
+
+/**
+ * `learn`, changing the profile's value lists in place. The entries of the lists are replaced,
+ * never changed, so a copy of the lists (`copyProfile`) is a stable snapshot.
+ */
+export function learnInPlace(
+  profile: RbaProfile,
+  observation: LoginObservation,
+  policy: LoginPolicy,
+  atMs: number,
+): void {
+  const fromMs = atMs - policy.rba.historyMs;
+  const values = profile.values;
+  for (const key in observation) {
+    const feature = key as RbaFeature;
+    const value = observation[feature];
+    let kept = values[feature];
+    if (kept === undefined) {
+      kept = [];
+      values[feature] = kept;
+    }
+    let index = -1;
+    let write = 0;
+    for (let read = 0; read < kept.length; read += 1) {
+      const entry = kept[read] as FeatureValue;
+      if (entry.lastSeenAt < fromMs) continue;
+      if (entry.value === value) index = write;
+      kept[write] = entry;
+      write += 1;
+    }
+    kept.length = write;
     if (index >= 0) {
       const known = kept[index] as FeatureValue;
       kept[index] = { value, count: known.count + 1, lastSeenAt: Math.max(known.lastSeenAt, atMs) };
-    } else {
-      if (kept.length >= policy.rba.valuesPerFeatureMax) {
-        let oldest = 0;
-        for (let i = 1; i < kept.length; i += 1) {
-          if ((kept[i]?.lastSeenAt ?? 0) < (kept[oldest]?.lastSeenAt ?? 0)) oldest = i;
-        }
-        kept.splice(oldest, 1);
-      }
-      kept.push({ value, count: 1, lastSeenAt: atMs });
+      continue;
     }
-    values[feature] = kept;
+    if (kept.length >= policy.rba.valuesPerFeatureMax) {
+      let oldest = 0;
+      for (let i = 1; i < kept.length; i += 1) {
+        if ((kept[i]?.lastSeenAt ?? 0) < (kept[oldest]?.lastSeenAt ?? 0)) oldest = i;
+      }
+      kept.splice(oldest, 1);
+    }
+    kept.push({ value, count: 1, lastSeenAt: atMs });
   }
-  return { logins: profile.logins + 1, values };
+  profile.logins += 1;
 }
 
 /** Takes one sign-in back (a failed challenge): counts down, values at zero removed. */

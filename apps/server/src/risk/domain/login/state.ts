@@ -1,8 +1,9 @@
-import type { LoginObservation, RbaProfile } from './rba.ts';
+import { copyProfile, type LoginObservation, type RbaProfile } from './rba.ts';
 
 /**
  * What login risk and session protection remember per account (`AccountState.login`). Plain
- * JSON, bounded (`loginStateLimits`), replaced copy-on-write like the rest of the account state.
+ * JSON, bounded (`loginStateLimits`). Unlike the rest of the account state it is changed in place
+ * (`evolveLogin`); `copyLoginState` takes a snapshot.
  */
 export interface RecentLogin {
   atMs: number;
@@ -60,3 +61,18 @@ export const emptyLoginState = (): LoginState => ({
   bindings: [],
   pending: [],
 });
+
+/**
+ * A snapshot of a login state that later sign-ins do not change: the login state is changed in
+ * place (see `evolveLogin`) but the entries of its lists never are, so copying the lists is
+ * enough.
+ */
+export function copyLoginState(state: LoginState): LoginState {
+  return {
+    ...state,
+    profile: copyProfile(state.profile),
+    recent: state.recent.slice(),
+    bindings: state.bindings.slice(),
+    pending: state.pending.slice(),
+  };
+}
