@@ -157,23 +157,40 @@ for (const backend of backends()) {
             );
             const ids = derivedIds();
             const logged: { event: BulwarkEvent; atMs: number; decision: Decision }[] = [];
-            let checkpoint: { json: string; loggedBefore: number } | undefined;
+            // The store as the checkpoints left it (account id → JSON when taken), and the one in flight.
+            const storedModel = new Map<string, string>();
+            let loggedBefore = 0;
+            let inFlight: { writing: Promise<void>; snapshot: AccountState[]; taken: string[] } | undefined;
+            const land = async (): Promise<void> => {
+              if (inFlight === undefined) return;
+              await inFlight.writing;
+              hot.flushed(true);
+              // Events decided while it was written changed the live states in place, not it.
+              assert.deepEqual(
+                inFlight.snapshot.map((a) => JSON.stringify(a)),
+                inFlight.taken,
+                'a checkpoint snapshot changed after it was taken',
+              );
+              for (const [i, state] of inFlight.snapshot.entries())
+                storedModel.set(state.accountId, inFlight.taken[i] as string);
+              inFlight = undefined;
+            };
             let offsetMs = 0;
             let n = 0;
             for (const op of ops) {
               if (op.kind === 'checkpoint') {
+                await land();
                 const dirty = hot.takeDirty();
-                const taken = json(dirty.accounts);
-                // Written while later events go on changing the live states in place.
-                const writing = under.storage.state.writeCheckpoint({
-                  seq: n,
-                  accounts: dirty.accounts,
-                  series: dirty.series,
-                });
-                checkpoint = { json: taken, loggedBefore: logged.length };
-                await writing;
-                hot.flushed(true);
-                assert.equal(json(dirty.accounts), taken, 'the snapshot changed while it was written');
+                inFlight = {
+                  writing: under.storage.state.writeCheckpoint({
+                    seq: n,
+                    accounts: dirty.accounts,
+                    series: dirty.series,
+                  }),
+                  snapshot: dirty.accounts,
+                  taken: dirty.accounts.map((a) => JSON.stringify(a)),
+                };
+                loggedBefore = logged.length;
                 continue;
               }
               offsetMs += op.gapS * 1000;
@@ -186,18 +203,21 @@ for (const backend of backends()) {
               apply(event, decision, atMs, hot, policy);
               logged.push({ event, atMs, decision });
             }
+            await land();
             const ownIds = accounts.map((a) => `${prefix}${a}`);
             const live = ownIds.flatMap((id) => hot.account(id) ?? []);
-            // What the store holds is the state as of the last checkpoint…
+            // What the store holds is the state as the checkpoints took it…
             const stored = await under.storage.state.loadAccounts(ownIds);
-            if (checkpoint !== undefined) {
-              const written = JSON.parse(checkpoint.json) as AccountState[];
-              assert.equal(json(stored), json(written), 'the store holds what the checkpoint took');
-            }
-            // …and it, with the decisions logged after it, rebuilds the live state (as a restart does).
+            assert.equal(
+              json(stored),
+              json([...storedModel.values()].map((text) => JSON.parse(text) as AccountState)),
+              'the store holds what the checkpoints took',
+            );
+            // …and it, with the decisions logged after the last one, rebuilds the live state (as a
+            // restart does).
             const rebuilt = new HotStateCache({ accountsMax: 100, seriesMax: 10_000 }, undefined, policy);
             for (const state of stored) rebuilt.setAccount(state);
-            for (const { event, atMs, decision } of logged.slice(checkpoint?.loggedBefore ?? 0))
+            for (const { event, atMs, decision } of logged.slice(loggedBefore))
               apply(event, decision, atMs, rebuilt, policy);
             const again = ownIds.flatMap((id) => rebuilt.account(id) ?? []);
             assert.equal(json(again), json(live));

@@ -65,7 +65,14 @@ export interface ContextFacts {
    * the hot state they were found in: recording the sign-in right after writes to them without
    * looking each up again in a map of hundreds of thousands of keys.
    */
-  found: { owner: unknown; byKey: Map<string, WindowSeries> } | undefined;
+  found: FoundSeries | undefined;
+}
+
+/** Series found while scoring, by key (a sign-in reads some fifteen: a list is cheaper than a map). */
+interface FoundSeries {
+  owner: unknown;
+  readonly keys: string[];
+  readonly series: WindowSeries[];
 }
 
 interface SourceKeys {
@@ -77,8 +84,9 @@ interface SourceKeys {
 /**
  * Facts already computed, for the most recent request contexts (one event asks several times:
  * when its series are loaded, when it is decided and when it is applied). A ring of strong
- * references rather than a `WeakMap`: a weak map keyed by every event's context costs the garbage
- * collector on every young-generation pass, and only the last batch's contexts are ever asked for.
+ * references rather than a map: a `WeakMap` keyed by every event's context cost the garbage
+ * collector on every young-generation pass (ephemerons), a `Map` kept its entries alive past it,
+ * and only the contexts of the batch being decided are ever asked for again.
  */
 const factsCacheSize = 256;
 const cachedContexts: (RequestContext | undefined)[] = new Array<RequestContext | undefined>(
@@ -94,14 +102,12 @@ const cachedFacts: (ContextFacts | undefined)[] = new Array<ContextFacts | undef
 let cacheNext = 0;
 
 function cachedFactsOf(context: RequestContext, policy: RiskPolicy): ContextFacts | undefined {
-  // Newest first: deciding and applying an event ask right after each other.
-  for (let n = 1; n <= factsCacheSize; n += 1) {
-    const i = (cacheNext - n + factsCacheSize) % factsCacheSize;
-    const held = cachedContexts[i];
-    if (held === undefined) return undefined;
-    if (held === context) return cachedPolicies[i] === policy ? cachedFacts[i] : undefined;
-  }
-  return undefined;
+  // Newest first (deciding and applying an event ask right after each other), in two plain runs.
+  let found = -1;
+  for (let i = cacheNext - 1; i >= 0 && found < 0; i -= 1) if (cachedContexts[i] === context) found = i;
+  for (let i = factsCacheSize - 1; i >= cacheNext && found < 0; i -= 1)
+    if (cachedContexts[i] === context) found = i;
+  return found >= 0 && cachedPolicies[found] === policy ? cachedFacts[found] : undefined;
 }
 
 export function contextFacts(context: RequestContext, policy: RiskPolicy): ContextFacts {
@@ -273,12 +279,21 @@ function checkSource(
   return undefined;
 }
 
-function banded(score: number, reasons: Reason[], login: LoginPolicy, mayChallenge = true): Assessment {
+/** The sign-in's outcome by its score's band, with the signals that scored it. */
+function banded(
+  score: number,
+  reasons: Reason[],
+  login: LoginPolicy,
+  signals: LoginSignals,
+): Assessment & { signals: LoginSignals } {
   const bounded = Math.max(0, Math.min(100, Math.round(score)));
-  if (bounded >= login.bands.denyScoreMin) return { outcome: 'deny', score: bounded, reasons };
-  if (mayChallenge && bounded >= login.bands.challengeScoreMin)
-    return { outcome: 'challenge', score: bounded, reasons };
-  return { outcome: 'allow', score: bounded, reasons };
+  const outcome =
+    bounded >= login.bands.denyScoreMin
+      ? 'deny'
+      : bounded >= login.bands.challengeScoreMin
+        ? 'challenge'
+        : 'allow';
+  return { outcome, score: bounded, reasons, signals };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -491,7 +506,7 @@ export function assessLoginSucceeded(
     score += p.noSecondFactor;
     reasons.push(reason('no_second_factor'));
   }
-  return { ...banded(score, reasons, login), signals: { rba, coldStart } };
+  return banded(score, reasons, login, { rba, coldStart });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -654,8 +669,9 @@ function readRemembered(view: RiskView, facts: ContextFacts, key: string): Reada
   if (held === undefined) return readSeries(view, key);
   if (facts.found?.owner !== view.series)
     // eslint-disable-next-line @typescript-eslint/unbound-method -- kept to compare identity, never called
-    facts.found = { owner: view.series, byKey: new Map() };
-  facts.found.byKey.set(key, held);
+    facts.found = { owner: view.series, keys: [], series: [] };
+  facts.found.keys.push(key);
+  facts.found.series.push(held);
   return held;
 }
 
@@ -664,9 +680,10 @@ function readRemembered(view: RiskView, facts: ContextFacts, key: string): Reada
  * this same hot state (nothing is evicted between deciding an event and applying it), else
  * looked up (and made when missing).
  */
-function writableRemembered(view: RiskView, found: ContextFacts['found'], key: string): WindowSeries {
+function writableRemembered(view: RiskView, found: FoundSeries | undefined, key: string): WindowSeries {
   if (found !== undefined && found.owner === view.series) {
-    const held = found.byKey.get(key);
+    const index = found.keys.indexOf(key);
+    const held = index < 0 ? undefined : found.series[index];
     if (held !== undefined) return held;
   }
   return view.series(key);

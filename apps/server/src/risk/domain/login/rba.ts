@@ -68,8 +68,8 @@ export type ObservationKeys = Readonly<Partial<Record<RbaFeature, string>>>;
  */
 export function observationKeysOf(observation: LoginObservation): ObservationKeys {
   const keys: Partial<Record<RbaFeature, string>> = {};
-  for (const [feature, value] of Object.entries(observation) as [RbaFeature, string][]) {
-    keys[feature] = globalKeys.value(feature, value);
+  for (const feature in observation) {
+    keys[feature as RbaFeature] = globalKeys.value(feature as RbaFeature, observation[feature as RbaFeature]);
   }
   return keys;
 }
@@ -216,6 +216,38 @@ export interface RbaScore {
   total: number;
 }
 
+/** A feature group's features with their weights, as `logRatio` reads them. */
+type FeatureGroup = readonly (readonly [RbaFeature, number])[];
+
+/** The three groups of a policy's weights, made once per policy (a sign-in is scored with them). */
+const groupsByPolicy = new WeakMap<
+  LoginPolicy,
+  { ip: FeatureGroup; ua: FeatureGroup; device: FeatureGroup }
+>();
+
+function groupsOf(policy: LoginPolicy): { ip: FeatureGroup; ua: FeatureGroup; device: FeatureGroup } {
+  let groups = groupsByPolicy.get(policy);
+  if (groups === undefined) {
+    const w = policy.rba.weights;
+    groups = {
+      ip: [
+        ['ip', w.ip.ip],
+        ['asn', w.ip.asn],
+        ['country', w.ip.country],
+      ],
+      ua: [
+        ['ua', w.ua.ua],
+        ['browser', w.ua.browser],
+        ['os', w.ua.os],
+        ['deviceType', w.ua.deviceType],
+      ],
+      device: [['device', 1]],
+    };
+    groupsByPolicy.set(policy, groups);
+  }
+  return groups;
+}
+
 export function rbaScore(
   profile: RbaProfile,
   observation: LoginObservation,
@@ -224,33 +256,10 @@ export function rbaScore(
   atMs: number,
 ): RbaScore {
   const fromMs = atMs - policy.rba.historyMs;
-  const w = policy.rba.weights;
-  const ip = logRatio(
-    [
-      ['ip', w.ip.ip],
-      ['asn', w.ip.asn],
-      ['country', w.ip.country],
-    ],
-    profile,
-    observation,
-    global,
-    atMs,
-    fromMs,
-  );
-  const ua = logRatio(
-    [
-      ['ua', w.ua.ua],
-      ['browser', w.ua.browser],
-      ['os', w.ua.os],
-      ['deviceType', w.ua.deviceType],
-    ],
-    profile,
-    observation,
-    global,
-    atMs,
-    fromMs,
-  );
-  const device = logRatio([['device', 1]], profile, observation, global, atMs, fromMs);
+  const groups = groupsOf(policy);
+  const ip = logRatio(groups.ip, profile, observation, global, atMs, fromMs);
+  const ua = logRatio(groups.ua, profile, observation, global, atMs, fromMs);
+  const device = logRatio(groups.device, profile, observation, global, atMs, fromMs);
   return { ip, ua, device, plain: ip + ua, total: ip + ua + device };
 }
 
