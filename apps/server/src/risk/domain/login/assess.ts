@@ -411,14 +411,14 @@ export function assessLoginSucceeded(
   const reasons: Reason[] = [];
   let score = 0;
   const fromMs = atMs - login.rba.historyMs;
-  const device = account.devices.find((d) => d.key === deviceKey);
+  const device = deviceOf(account, deviceKey);
   const knownTrusted = device !== undefined && device.trusted;
   const networkFactor = knownTrusted || allowedSource ? p.knownDeviceNetworkFactor : 1;
   if (device === undefined) {
     score += p.newDevice;
     reasons.push(reason('new_device'));
   }
-  if (!account.networks.some((n) => n.ip === event.context.ip)) {
+  if (!usedNetwork(account, event.context.ip)) {
     score += p.newNetwork * networkFactor;
     reasons.push(reason('new_network', event.context.ip));
   }
@@ -689,9 +689,26 @@ function writableRemembered(view: RiskView, found: FoundSeries | undefined, key:
   return view.series(key);
 }
 
+// Plain loops rather than `find` with a closure: these run on every sign-in.
+
+function deviceOf(account: AccountState, deviceKey: string): AccountState['devices'][number] | undefined {
+  for (const device of account.devices) if (device.key === deviceKey) return device;
+  return undefined;
+}
+
+function usedNetwork(account: AccountState, ip: string): boolean {
+  for (const network of account.networks) if (network.ip === ip) return true;
+  return false;
+}
+
+function indexOfSession(bindings: readonly SessionBinding[], sessionId: string): number {
+  for (let i = 0; i < bindings.length; i += 1) if (bindings[i]?.sessionId === sessionId) return i;
+  return -1;
+}
+
 /** Adds or replaces the binding of `binding.sessionId`; the least recently used goes beyond the bound. */
 function bindInPlace(bindings: SessionBinding[], binding: SessionBinding): void {
-  const index = bindings.findIndex((b) => b.sessionId === binding.sessionId);
+  const index = indexOfSession(bindings, binding.sessionId);
   if (index >= 0) bindings.splice(index, 1);
   bindings.push(binding);
   if (bindings.length > loginStateLimits.bindingsMax) {
@@ -709,7 +726,7 @@ function replaceBinding(
   sessionId: string,
   change: (b: SessionBinding) => SessionBinding,
 ): void {
-  const index = bindings.findIndex((b) => b.sessionId === sessionId);
+  const index = indexOfSession(bindings, sessionId);
   const binding = bindings[index];
   if (binding !== undefined) bindings[index] = change(binding);
 }
@@ -733,7 +750,8 @@ function addRecent(recent: RecentLogin[], entry: RecentLogin, fromMs: number): v
   // Sign-ins nearly always come in time order: an append keeps the list sorted.
   let at = recent.length;
   while (at > 0 && (recent[at - 1] as RecentLogin).atMs > entry.atMs) at -= 1;
-  recent.splice(at, 0, entry);
+  if (at === recent.length) recent.push(entry);
+  else recent.splice(at, 0, entry);
   if (recent.length > loginStateLimits.recentMax)
     recent.splice(0, recent.length - loginStateLimits.recentMax);
 }

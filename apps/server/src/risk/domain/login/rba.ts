@@ -32,6 +32,9 @@ export type LoginObservation = Readonly<Record<RbaFeature, string>>;
 
 export const emptyProfile = (): RbaProfile => ({ logins: 0, values: {} });
 
+/** What a feature the profile has no values of reads as (one shared empty list, not one per read). */
+const noValues: readonly FeatureValue[] = [];
+
 /** Global counts over the history, read before the current sign-in is recorded. */
 export interface GlobalFrequencies {
   total(atMs: number): number;
@@ -182,7 +185,7 @@ export function accountProbability(
   let total = 0;
   let count = 0;
   let distinct = 0;
-  for (const v of profile.values[feature] ?? []) {
+  for (const v of profile.values[feature] ?? noValues) {
     if (v.lastSeenAt < fromMs) continue;
     total += v.count;
     distinct += 1;
@@ -283,7 +286,10 @@ function logRatio(
 
 /** Whether the account has used `value` for `feature` within the history. */
 export function hasSeen(profile: RbaProfile, feature: RbaFeature, value: string, fromMs: number): boolean {
-  return (profile.values[feature] ?? []).some((v) => v.value === value && v.lastSeenAt >= fromMs);
+  // A plain loop: this runs for two features on every sign-in.
+  for (const v of profile.values[feature] ?? noValues)
+    if (v.value === value && v.lastSeenAt >= fromMs) return true;
+  return false;
 }
 
 /**
