@@ -18,7 +18,6 @@ export interface Delivery {
   readonly sequence: number;
 }
 
-/** Handles one event; throwing asks for redelivery (dead letter after the configured attempts). */
 /** A handler failure (the event comes again) or a dead letter, told to logs and metrics. */
 export type StreamProblemListener = (problem: {
   kind: 'retry' | 'dead-letter';
@@ -26,6 +25,7 @@ export type StreamProblemListener = (problem: {
   error: unknown;
 }) => void;
 
+/** Handles one event; throwing asks for redelivery (dead letter after the configured attempts). */
 export type StreamHandler = (event: StreamEvent, delivery: Delivery) => Promise<void>;
 
 /**
