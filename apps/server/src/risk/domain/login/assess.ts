@@ -793,7 +793,9 @@ export function evolveLogin(
       if (info.country !== undefined) entry.country = info.country;
       if (info.asn !== undefined) entry.asn = info.asn;
       if (info.kind !== undefined) entry.kind = info.kind;
-      addRecent(state.recent, entry, atMs - policy.login.rba.historyMs);
+      // A first entry makes a list of one (pushing onto an empty list reserves room for seventeen).
+      if (state.recent.length === 0) state.recent = [entry];
+      else addRecent(state.recent, entry, atMs - policy.login.rba.historyMs);
       learnInPlace(state.profile, facts.observation, policy.login, atMs);
       state.consecutiveFailures = 0;
       const challenged = decision.decision === 'challenge';
@@ -813,7 +815,8 @@ export function evolveLogin(
         if (info.kind !== undefined) binding.kind = info.kind;
         // A challenge is taken as passed until a completion says otherwise (contract §4).
         if (challenged) binding.strongAtMs = atMs;
-        bindInPlace(state.bindings, binding);
+        if (state.bindings.length === 0) state.bindings = [binding];
+        else bindInPlace(state.bindings, binding);
       }
       if (challenged && decision.challenge !== undefined) {
         const pending: PendingLoginChallenge = {

@@ -72,9 +72,41 @@ export type ObservationKeys = Readonly<Partial<Record<RbaFeature, string>>>;
 export function observationKeysOf(observation: LoginObservation): ObservationKeys {
   const keys: Partial<Record<RbaFeature, string>> = {};
   for (const feature in observation) {
-    keys[feature as RbaFeature] = globalKeys.value(feature as RbaFeature, observation[feature as RbaFeature]);
+    const value = observation[feature as RbaFeature];
+    const table = recurringKeys[feature as RbaFeature];
+    keys[feature as RbaFeature] =
+      table === undefined
+        ? globalKeys.value(feature as RbaFeature, value)
+        : recurringKey(table, feature as RbaFeature, value);
   }
   return keys;
+}
+
+/**
+ * Keys of the features whose values recur across sign-ins (the AS, country and user-agent
+ * parts), built once per value. Their values are mostly the same string objects each time (from
+ * the address data and the user-agent cache), so finding the key costs no hashing, and the key
+ * is one string whose hash is computed once, not a new concatenation to hash in every map it is
+ * looked up in. Bounded: a table that fills is started afresh.
+ */
+const recurringKeysMax = 4096;
+const recurringKeys: Partial<Record<RbaFeature, Map<string, string>>> = {
+  asn: new Map(),
+  country: new Map(),
+  ua: new Map(),
+  browser: new Map(),
+  os: new Map(),
+  deviceType: new Map(),
+};
+
+function recurringKey(table: Map<string, string>, feature: RbaFeature, value: string): string {
+  let key = table.get(value);
+  if (key === undefined) {
+    if (table.size >= recurringKeysMax) table.clear();
+    key = globalKeys.value(feature, value);
+    table.set(value, key);
+  }
+  return key;
 }
 
 export function globalKeysOf(
@@ -333,10 +365,11 @@ export function learnInPlace(
   for (const key in observation) {
     const feature = key as RbaFeature;
     const value = observation[feature];
-    let kept = values[feature];
-    if (kept === undefined) {
-      kept = [];
-      values[feature] = kept;
+    const kept = values[feature];
+    if (kept === undefined || kept.length === 0) {
+      // A list of one (pushing onto an empty list reserves room for seventeen).
+      values[feature] = [{ value, count: 1, lastSeenAt: atMs }];
+      continue;
     }
     let index = -1;
     let write = 0;
