@@ -90,26 +90,26 @@ export class WindowSeries {
       // and most series (an address, a device, a week's count) never get a second entry.
       this.#times = [atMs];
       this.#values = [value];
-    } else if (index === this.#times.length) {
-      // Entries nearly always arrive in order: appending is much cheaper than splicing.
+      if (label !== undefined || this.#labels !== undefined) this.#labels = [label ?? null];
+      this.#trim();
+      return;
+    }
+    // Entries nearly always arrive in order: appending is much cheaper than splicing.
+    if (index === this.#times.length) {
       this.#times.push(atMs);
       this.#values.push(value);
     } else {
       this.#times.splice(index, 0, atMs);
       this.#values.splice(index, 0, value);
     }
+    // The first label: every earlier entry (all but the one just inserted) is unlabelled.
+    if (label !== undefined && this.#labels === undefined)
+      this.#labels = new Array<string | null>(this.#times.length - 1).fill(null);
     const labels = this.#labels;
-    if (labels === undefined) {
-      if (label !== undefined) {
-        // The first label: every earlier entry (all but the one just inserted) is unlabelled.
-        const fresh =
-          this.#times.length === 1 ? [label] : new Array<string | null>(this.#times.length - 1).fill(null);
-        if (fresh.length < this.#times.length) fresh.splice(index, 0, label);
-        this.#labels = fresh;
-      }
-    } else if (labels.length === 0) this.#labels = [label ?? null];
-    else if (index === labels.length) labels.push(label ?? null);
-    else labels.splice(index, 0, label ?? null);
+    if (labels !== undefined) {
+      if (index === labels.length) labels.push(label ?? null);
+      else labels.splice(index, 0, label ?? null);
+    }
     this.#trim();
   }
 

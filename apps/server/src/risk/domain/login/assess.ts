@@ -707,7 +707,13 @@ function indexOfSession(bindings: readonly SessionBinding[], sessionId: string):
 }
 
 /** Adds or replaces the binding of `binding.sessionId`; the least recently used goes beyond the bound. */
-function bindInPlace(bindings: SessionBinding[], binding: SessionBinding): void {
+function bindInPlace(state: LoginState, binding: SessionBinding): void {
+  const bindings = state.bindings;
+  if (bindings.length === 0) {
+    // A list of one (pushing onto an empty list reserves room for seventeen).
+    state.bindings = [binding];
+    return;
+  }
   const index = indexOfSession(bindings, binding.sessionId);
   if (index >= 0) bindings.splice(index, 1);
   bindings.push(binding);
@@ -739,7 +745,12 @@ function addPending(state: LoginState, pending: PendingLoginChallenge): void {
 }
 
 /** Adds a sign-in to the recent ones: in time order, within the history, the newest `recentMax`. */
-function addRecent(recent: RecentLogin[], entry: RecentLogin, fromMs: number): void {
+function addRecent(state: LoginState, entry: RecentLogin, fromMs: number): void {
+  const recent = state.recent;
+  if (recent.length === 0) {
+    state.recent = [entry];
+    return;
+  }
   let write = 0;
   for (const r of recent) {
     if (r.atMs < fromMs) continue;
@@ -793,9 +804,7 @@ export function evolveLogin(
       if (info.country !== undefined) entry.country = info.country;
       if (info.asn !== undefined) entry.asn = info.asn;
       if (info.kind !== undefined) entry.kind = info.kind;
-      // A first entry makes a list of one (pushing onto an empty list reserves room for seventeen).
-      if (state.recent.length === 0) state.recent = [entry];
-      else addRecent(state.recent, entry, atMs - policy.login.rba.historyMs);
+      addRecent(state, entry, atMs - policy.login.rba.historyMs);
       learnInPlace(state.profile, facts.observation, policy.login, atMs);
       state.consecutiveFailures = 0;
       const challenged = decision.decision === 'challenge';
@@ -815,8 +824,7 @@ export function evolveLogin(
         if (info.kind !== undefined) binding.kind = info.kind;
         // A challenge is taken as passed until a completion says otherwise (contract §4).
         if (challenged) binding.strongAtMs = atMs;
-        if (state.bindings.length === 0) state.bindings = [binding];
-        else bindInPlace(state.bindings, binding);
+        bindInPlace(state, binding);
       }
       if (challenged && decision.challenge !== undefined) {
         const pending: PendingLoginChallenge = {
