@@ -25,11 +25,11 @@ interface Replayed {
 }
 
 /** Writes `text` to a file and replays it through the real CLI. */
-async function replayText(name: string, text: string): Promise<Replayed> {
+async function replayText(name: string, text: string, options: string[] = []): Promise<Replayed> {
   const input = join(scratch, `${name}.jsonl`);
   const out = join(scratch, `${name}.out.jsonl`);
   writeFileSync(input, text);
-  const result = await runBulwark(['replay', input, '--out', out], { timeoutMs: 60_000 });
+  const result = await runBulwark(['replay', input, '--out', out, ...options], { timeoutMs: 60_000 });
   assert.equal(result.status, 0, `replay exits 0 when it read the file to the end\n${result.stderr}`);
   const output = readFileSync(out);
   const body = output.toString('utf8');
@@ -196,6 +196,15 @@ describe('bulwark replay (the real CLI)', () => {
     assert.ok(second.output.equals(first.output), 'the two outputs differ');
   });
 
+  test('--threads 2 (lines read and checked on a second thread) gives the same bytes and reports', async () => {
+    const two = await replayText('mixed-two-threads', text, ['--threads', '2']);
+    assert.ok(two.output.equals(first.output), 'the outputs of one and two threads differ');
+    const reports = (stderr: string): string[] =>
+      stderr.split('\n').filter((line) => line.startsWith('line '));
+    assert.deepEqual(reports(two.result.stderr), reports(first.result.stderr));
+    assert.ok(reports(first.result.stderr).length >= badLineNumbers.length);
+  });
+
   test('a missing input file is a clear error and a non-zero exit', async () => {
     const missing = join(scratch, 'no-such-file.jsonl');
     const result = await runBulwark(['replay', missing, '--out', join(scratch, 'unused.jsonl')]);
@@ -224,6 +233,19 @@ describe('bulwark replay (the real CLI)', () => {
     const results = await Promise.all([
       runBulwark(['replay', input, '--out', join(scratch, 'x.jsonl'), '--bogus']),
       runBulwark(['replay', input, '--out']),
+      runBulwark(['replay', input, '--out', join(scratch, 'x.jsonl'), '--threads', '3']),
+      runBulwark([
+        'replay',
+        input,
+        '--out',
+        join(scratch, 'x.jsonl'),
+        '--threads',
+        '2',
+        '--store',
+        'sandbox',
+        '--report',
+        join(scratch, 'r.json'),
+      ]),
     ]);
     for (const result of results) assert.equal(result.status, 2, result.stderr);
   });
