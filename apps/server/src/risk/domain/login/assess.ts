@@ -102,11 +102,11 @@ const cachedFacts: (ContextFacts | undefined)[] = new Array<ContextFacts | undef
 let cacheNext = 0;
 
 function cachedFactsOf(context: RequestContext, policy: RiskPolicy): ContextFacts | undefined {
-  // Newest first (deciding and applying an event ask right after each other), in two plain runs.
-  let found = -1;
-  for (let i = cacheNext - 1; i >= 0 && found < 0; i -= 1) if (cachedContexts[i] === context) found = i;
-  for (let i = factsCacheSize - 1; i >= cacheNext && found < 0; i -= 1)
-    if (cachedContexts[i] === context) found = i;
+  // Newest first (deciding and applying an event ask right after each other): back from the
+  // newest, then back from the end, which holds the older entries. The built-in search, not a
+  // loop: every event's first ask is a miss, which searches the whole ring.
+  let found = cacheNext > 0 ? cachedContexts.lastIndexOf(context, cacheNext - 1) : -1;
+  if (found < 0) found = cachedContexts.lastIndexOf(context);
   return found >= 0 && cachedPolicies[found] === policy ? cachedFacts[found] : undefined;
 }
 
