@@ -1,5 +1,5 @@
 import type { Readable, Writable } from 'node:stream';
-import { Worker } from 'node:worker_threads';
+import { startWorker } from '../core/worker.ts';
 import type { BulwarkEvent, EventError } from '@bulwark/contracts';
 import { derivedIds } from '../core/ids.ts';
 import { handleEvent } from '../ingest/handle.ts';
@@ -156,7 +156,7 @@ async function replayOnTwoThreads(
 
 /** The worker thread that cuts, parses and checks lines, with its batches as a queue. */
 class ReadingThread {
-  readonly #worker = new Worker(new URL('../../bin/replay-worker.mjs', import.meta.url), { execArgv: [] });
+  readonly #worker = startWorker(new URL('./replay-worker.ts', import.meta.url));
   readonly #batches: ReplayWorkerBatch[] = [];
   #waiting: { resolve: (batch: ReplayWorkerBatch) => void; reject: (error: Error) => void } | undefined;
   #failure: Error | undefined;
