@@ -162,6 +162,19 @@ describe('replay on two threads (the reading thread of --threads 2)', () => {
       /disk went away/,
     );
   });
+
+  test('a chunk that is neither text nor bytes fails the replay on either thread, not the process', async () => {
+    for (const threads of [1, 2] as const) {
+      const input = Readable.from([`${JSON.stringify(traffic[0])}\n`, 42], { objectMode: true });
+      const sink = new Writable({ write: (_chunk, _encoding, done) => done() });
+      // On two threads the reading thread throws; its error reaches the replay and the thread ends.
+      await assert.rejects(
+        replay(input, sink, () => undefined, policy, { threads }),
+        TypeError,
+        `threads ${threads}`,
+      );
+    }
+  });
 });
 
 describe('LineCutter', () => {
