@@ -6,7 +6,8 @@ export type ReplayWorkerInput = { readonly chunk: string | Uint8Array } | { read
 
 /**
  * The lines of one input chunk, read and checked, in input order (parallel arrays: one structured
- * clone per chunk, not one object per line). `kinds[i]` is 0 for an event, whose `texts[i]` is
+ * clone per chunk, not one object per line). Every message gets its batch, even an empty one: the
+ * main thread counts the chunks in flight by them. `kinds[i]` is 0 for an event, whose `texts[i]` is
  * the event as validated (unknown fields dropped, keys in schema order: the text its content hash
  * is taken of), and 1 for a line answered by an error, whose `texts[i]` is that error line.
  */

@@ -1,7 +1,7 @@
 import type { Readable, Writable } from 'node:stream';
-import { startWorker } from '../core/worker.ts';
 import type { BulwarkEvent, EventError } from '@bulwark/contracts';
 import { derivedIds } from '../core/ids.ts';
+import { startWorker } from '../core/worker.ts';
 import { handleEvent } from '../ingest/handle.ts';
 import { HotStateCache } from '../ingest/hot-state.ts';
 import type { ValidEvent } from '../ingest/validate.ts';
