@@ -392,22 +392,36 @@ async function insertRows(
   rows: readonly (readonly unknown[])[],
   tail: string,
 ): Promise<void> {
+  // Each `?` takes the row's next value; other cells (`now()`) are SQL as written. The cells are
+  // split at their `?` once: a statement of a thousand rows is then built by appending.
+  const cells = placeholders.map((cell) => {
+    const at = cell.indexOf('?');
+    return at < 0
+      ? { before: cell, after: undefined }
+      : { before: cell.slice(0, at), after: cell.slice(at + 1) };
+  });
   for (let start = 0; start < rows.length; start += checkpointStatementRows) {
-    const part = rows.slice(start, start + checkpointStatementRows);
+    const end = Math.min(rows.length, start + checkpointStatementRows);
     const parameters: unknown[] = [];
-    const tuples: string[] = [];
-    for (const row of part) {
-      // Each `?` takes the row's next value; other cells (`now()`) are SQL as written.
+    let text = `${head} values `;
+    for (let r = start; r < end; r += 1) {
+      const row = rows[r] as readonly unknown[];
+      text += r === start ? '(' : ', (';
       let next = 0;
-      const cells = placeholders.map((cell) => {
-        if (!cell.includes('?')) return cell;
+      for (let c = 0; c < cells.length; c += 1) {
+        const { before, after } = cells[c] as { before: string; after: string | undefined };
+        if (c > 0) text += ', ';
+        if (after === undefined) {
+          text += before;
+          continue;
+        }
         parameters.push(row[next]);
         next += 1;
-        return cell.replace('?', `$${String(parameters.length)}`);
-      });
-      tuples.push(`(${cells.join(', ')})`);
+        text += `${before}$${String(parameters.length)}${after}`;
+      }
+      text += ')';
     }
-    await db.executeQuery(CompiledQuery.raw(`${head} values ${tuples.join(', ')} ${tail}`, parameters));
+    await db.executeQuery(CompiledQuery.raw(`${text} ${tail}`, parameters));
   }
 }
 
