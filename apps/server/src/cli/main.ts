@@ -166,8 +166,8 @@ const replayTwoThreadsFromBytes = 16 * 1024 * 1024;
 
 async function defaultReplayThreads(inputPath: string): Promise<1 | 2> {
   if (availableParallelism() < 2) return 1;
-  const { size, isFile } = await stat(inputPath).then((s) => ({ size: s.size, isFile: s.isFile() }));
-  return isFile && size >= replayTwoThreadsFromBytes ? 2 : 1;
+  const input = await stat(inputPath);
+  return input.isFile() && input.size >= replayTwoThreadsFromBytes ? 2 : 1;
 }
 
 async function replayCommand(args: string[], io: Io): Promise<number> {

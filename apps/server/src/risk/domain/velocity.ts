@@ -84,7 +84,6 @@ export class WindowSeries {
   /** Adds one entry at `atMs` with `value` (an amount, or 1) and an optional label. */
   record(atMs: number, value = 1, label?: string): void {
     this.#version += 1;
-    const index = this.#upper(atMs);
     if (this.#times.length === 0) {
       // The first entry: arrays of one. Pushing onto an empty array reserves room for seventeen,
       // and most series (an address, a device, a week's count) never get a second entry.
@@ -94,6 +93,7 @@ export class WindowSeries {
       this.#trim();
       return;
     }
+    const index = this.#upper(atMs);
     // Entries nearly always arrive in order: appending is much cheaper than splicing.
     if (index === this.#times.length) {
       this.#times.push(atMs);
