@@ -6,7 +6,17 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { readOperatorLists } from '../src/adapters/login/operator-lists.ts';
 import { ConfigError } from '../src/config/config.ts';
+import { seriesLimitsOf } from '../src/risk/domain/engine.ts';
+import { defaultLoginPolicy } from '../src/risk/domain/login/policy.ts';
+import {
+  asnSignInBucketMs,
+  asnSignInKey,
+  asnSignInLimits,
+  countSignIn,
+  signInsWithin,
+} from '../src/risk/domain/login/sign-ins.ts';
 import { judgeTravel } from '../src/risk/domain/login/travel.ts';
+import { WindowSeries } from '../src/risk/domain/velocity.ts';
 import { propertyParams } from './helpers/fast-check.ts';
 import {
   agents,
@@ -208,7 +218,7 @@ describe('sign-in detectors (table)', () => {
     assert.deepEqual(device.reasons, [{ code: 'operator_denied', detail: 'device dev-bad' }]);
     const office = driver.send(loginEvent('l3', 2 * minuteMs, 'acct-1', { ...home, ip: '21.4.9.9' }));
     assert.equal(office.decision, 'allow');
-    assert.match(driver.policy.version, /\+login:login-1-lists\.[0-9a-f]{8}\+ip:/);
+    assert.match(driver.policy.version, /\+login:login-2-lists\.[0-9a-f]{8}\+ip:/);
   });
 
   test('a bad operator list entry is refused when the policy is built', () => {
@@ -291,7 +301,7 @@ describe('credential stuffing, spraying and brute force (injected time)', () => 
       count: 201,
       firstDenied: 199,
       code: 'stuffing_source',
-      detail: /^AS64505: 200 failures, 150 accounts$/,
+      detail: /^AS64505: 200 failures, 150 accounts, 100 % of sign-in attempts$/,
     },
     {
       name: 'spraying: 20 accounts from one IP within an hour, a few minutes apart',
@@ -386,6 +396,161 @@ describe('credential stuffing, spraying and brute force (injected time)', () => 
         });
       }),
       propertyParams(60),
+    );
+  });
+
+  /** A failure from AS64505 whose address, /24 and username stay below every other bar. */
+  const asFailure = (
+    id: string,
+    offsetMs: number,
+    i: number,
+    username = `u${String(i)}`,
+  ): Record<string, unknown> =>
+    failedEvent(
+      id,
+      offsetMs,
+      { ip: `21.${String(i % 250)}.${String(Math.floor(i / 250) % 250)}.1`, userAgent: 'bot' },
+      { username },
+    );
+  /** A first sign-in of a fresh account from AS64505 (allowed as a cold start, unless a source speaks). */
+  const asSignIn = (id: string, offsetMs: number, i: number): Record<string, unknown> =>
+    loginEvent(id, offsetMs, `shopper-${String(i)}`, {
+      ip: `21.200.${String(i % 250)}.${String(2 + (Math.floor(i / 250) % 250))}`,
+      userAgent: agents.iphone,
+      deviceId: `d-${String(i)}`,
+    });
+
+  test('a busy AS whose failures are a minority of its sign-in attempts is not a stuffing source', () => {
+    const driver = new LoginDriver(testPolicy());
+    // Ten minutes of a large ISP at a busy store: two successful sign-ins to each failure,
+    // 400 failures over 400 usernames, far over the AS's 200-failure and 100-account bars.
+    for (let i = 0; i < 400; i += 1) {
+      for (const k of [0, 1]) {
+        const signIn = driver.send(asSignIn(`ok${String(i)}-${String(k)}`, i * 1_500 + k, 2 * i + k));
+        assert.equal(signIn.decision, 'allow', `sign-in ${String(i)}: ${JSON.stringify(signIn.reasons)}`);
+      }
+      const failure = driver.send(asFailure(`f${String(i)}`, i * 1_500 + 2, i));
+      assert.equal(failure.decision, 'allow', `failure ${String(i)}: ${JSON.stringify(failure.reasons)}`);
+    }
+  });
+
+  test('an AS becomes a stuffing source when its failures reach half of its attempts, and its sign-ins are challenged', () => {
+    const driver = new LoginDriver(testPolicy());
+    // 300 successful sign-ins in the first five minutes, then failures a second apart: the
+    // 200-failure bar is reached first, the share of 50 % only at the 300th failure.
+    for (let i = 0; i < 300; i += 1) driver.send(asSignIn(`ok${String(i)}`, i * 1_000, i));
+    for (let i = 0; i < 300; i += 1) {
+      const decision = driver.send(asFailure(`f${String(i)}`, 300_000 + i * 1_000, i));
+      if (i < 299) {
+        assert.equal(decision.decision, 'allow', `failure ${String(i)}: ${JSON.stringify(decision.reasons)}`);
+      } else {
+        assert.equal(decision.decision, 'deny');
+        assert.deepEqual(decision.reasons, [
+          {
+            code: 'stuffing_source',
+            detail: 'AS64505: 300 failures, 300 accounts, 50 % of sign-in attempts',
+          },
+        ]);
+      }
+    }
+    // A fresh account's sign-in from the AS now: 300 failures against 301 sign-ins with this one.
+    const below = driver.send(asSignIn('hit-0', 600_000, 1000));
+    assert.equal(below.decision, 'allow', JSON.stringify(below.reasons));
+    driver.send(asFailure('f300', 600_001, 300));
+    driver.send(asFailure('f301', 600_002, 301));
+    // 302 failures, 301 sign-ins before this one and this one: 302 / 604 = 50 %.
+    const hit = driver.send(asSignIn('hit-1', 600_003, 1001));
+    assert.equal(hit.decision, 'challenge');
+    assert.deepEqual(codes(hit), ['first_seen_account', 'stuffing_source']);
+  });
+
+  test('an AS source fades as its failures leave the window, and denied sign-ins still count as sign-ins', () => {
+    const driver = new LoginDriver(testPolicy());
+    for (let i = 0; i < 250; i += 1) driver.send(asFailure(`f${String(i)}`, i * 1_000, i));
+    assert.equal(driver.send(asFailure('f-more', 250_000, 250)).decision, 'deny');
+    // Eleven minutes after the last failure the window holds none of them.
+    const later = driver.send(asFailure('f-late', 250_000 + 11 * minuteMs, 251));
+    assert.equal(later.decision, 'allow', JSON.stringify(later.reasons));
+    // A sign-in denied for another reason (an operator-denied device) is still counted for its AS.
+    const lists = { networksDenied: [], networksAllowed: [], devicesDenied: ['d-bad'], devicesAllowed: [] };
+    const listed = new LoginDriver(testPolicy(undefined, lists));
+    for (let i = 0; i < 250; i += 1) {
+      const denied = listed.send(
+        loginEvent(`bad${String(i)}`, i * 100, `victim-${String(i)}`, {
+          ip: `21.201.${String(i)}.9`,
+          userAgent: agents.iphone,
+          deviceId: 'd-bad',
+        }),
+      );
+      assert.equal(denied.decision, 'deny');
+    }
+    // 250 sign-ins against the failures to come: the 250th failure is exactly half (without
+    // the denied sign-ins counted, the 200th would already be denied).
+    for (let i = 0; i < 251; i += 1) {
+      const decision = listed.send(asFailure(`g${String(i)}`, 30_000 + i * 1_000, i));
+      assert.equal(
+        decision.decision === 'deny',
+        i >= 249,
+        `failure ${String(i)}: ${JSON.stringify(decision.reasons)}`,
+      );
+    }
+  });
+
+  test("the AS's sign-in counts cover the stuffing window", () => {
+    // The share is read over the window plus the bucket it starts in; older buckets are gone.
+    const { windowMs } = defaultLoginPolicy().stuffing;
+    assert.ok(windowMs + asnSignInBucketMs <= asnSignInLimits.retentionMs);
+    assert.deepEqual(seriesLimitsOf(asnSignInKey(64505)), asnSignInLimits);
+    // A bucket that overlaps the window counts whole: a sign-in 10 min 30 s before is still in.
+    const series = new WindowSeries(asnSignInLimits);
+    countSignIn(series, 0);
+    countSignIn(series, 30_000);
+    countSignIn(series, 11 * minuteMs);
+    assert.equal(signInsWithin(series, 10 * minuteMs + 30_000, windowMs), 2);
+    assert.equal(signInsWithin(series, 11 * minuteMs + 1, windowMs), 1);
+    assert.equal(signInsWithin(series, 11 * minuteMs, windowMs), 1);
+    assert.equal(signInsWithin(series, 11 * minuteMs - 1, windowMs), 2);
+  });
+
+  test('property: an AS is a source exactly when its failures, accounts and share of attempts reach their bars', () => {
+    // Lower AS bars than the default (20 failures over 10 accounts), so that short runs cross them
+    // and a failing case shrinks quickly; the IP and /24 bars are never reached (one failure each).
+    const policy = testPolicy((login) => ({
+      ...login,
+      stuffing: { ...login.stuffing, asnFailuresMin: 20, asnAccountsMin: 10 },
+    }));
+    fc.assert(
+      fc.property(
+        // As many sign-ins as failures on average: the share of failures wanders around 50 %.
+        fc.array(fc.record({ signIn: fc.boolean(), account: fc.integer({ min: 0, max: 15 }) }), {
+          minLength: 40,
+          maxLength: 80,
+        }),
+        (steps) => {
+          const driver = new LoginDriver(policy);
+          const accounts = new Set<number>();
+          let failures = 0;
+          let signIns = 0;
+          const isSource = (): boolean =>
+            failures >= 20 && accounts.size >= 10 && failures / (failures + signIns) >= 0.5;
+          steps.forEach((step, i) => {
+            // Five seconds apart: every step stays inside the ten-minute window (400 s at most).
+            if (step.signIn) {
+              signIns += 1;
+              const decision = driver.send(asSignIn(`s${String(i)}`, i * 5_000, i));
+              assert.equal(decision.decision === 'challenge', isSource(), `sign-in ${String(i)}`);
+              return;
+            }
+            failures += 1;
+            accounts.add(step.account);
+            const decision = driver.send(
+              asFailure(`f${String(i)}`, i * 5_000, i, `u${String(step.account)}`),
+            );
+            assert.equal(decision.decision === 'deny', isSource(), `failure ${String(i)}`);
+          });
+        },
+      ),
+      propertyParams(100),
     );
   });
 

@@ -19,6 +19,7 @@ import {
   recordLoginSeries,
 } from './login/assess.ts';
 import { globalSeriesLimits, isGlobalFrequencyKey } from './login/rba.ts';
+import { asnSignInLimits, isAsnSignInKey } from './login/sign-ins.ts';
 
 /**
  * The baseline risk policy: a small, explainable set of detectors over the account's own
@@ -72,9 +73,13 @@ export function readSeries(view: RiskView, key: string): ReadableSeries {
   return view.peek(key) ?? emptySeries;
 }
 
-/** Limits of the series under `key`: the RBA model's global counts keep six months of weekly buckets. */
+/**
+ * Limits of the series under `key`: the RBA model's global counts keep six months of weekly
+ * buckets, the successful sign-ins per AS an hour of minute buckets.
+ */
 export function seriesLimitsOf(key: string): SeriesLimits {
-  return isGlobalFrequencyKey(key) ? globalSeriesLimits : seriesLimits;
+  if (isGlobalFrequencyKey(key)) return globalSeriesLimits;
+  return isAsnSignInKey(key) ? asnSignInLimits : seriesLimits;
 }
 
 /**

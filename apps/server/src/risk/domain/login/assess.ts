@@ -14,6 +14,7 @@ import type { ReasonCode } from '../reasons.ts';
 import { deviceKeyOf, type AccountState } from '../state.ts';
 import type { ReadableSeries, WindowSeries } from '../velocity.ts';
 import { listVerdict } from './lists.ts';
+import { asnSignInKey, countSignIn, signInsWithin } from './sign-ins.ts';
 import type { LoginPolicy } from './policy.ts';
 import {
   globalKeysOf,
@@ -79,6 +80,8 @@ interface SourceKeys {
   readonly ip: string;
   readonly prefix: string | undefined;
   readonly asn: string | undefined;
+  /** The AS's successful sign-ins (`sign-ins.ts`), which its failures are weighed against. */
+  readonly asnSignIns: string | undefined;
 }
 
 /**
@@ -137,6 +140,7 @@ export function contextFacts(context: RequestContext, policy: RiskPolicy): Conte
       ip: failureKeys.ip(context.ip),
       prefix: prefix === undefined ? undefined : failureKeys.prefix(prefix),
       asn: info.asn === undefined ? undefined : failureKeys.asn(info.asn),
+      asnSignIns: info.asn === undefined ? undefined : asnSignInKey(info.asn),
     },
     observationKeys: observationKeysOf(observation),
     found: undefined,
@@ -155,10 +159,12 @@ const failureKeys = {
   account: (accountId: string) => `fail:acct:${accountId}`,
 };
 
+/** The source's failure series, and the AS's successful sign-ins they are weighed against. */
 function sourceFailureKeys(facts: ContextFacts): string[] {
   const keys = [facts.sourceKeys.ip];
   if (facts.sourceKeys.prefix !== undefined) keys.push(facts.sourceKeys.prefix);
   if (facts.sourceKeys.asn !== undefined) keys.push(facts.sourceKeys.asn);
+  if (facts.sourceKeys.asnSignIns !== undefined) keys.push(facts.sourceKeys.asnSignIns);
   return keys;
 }
 
@@ -188,10 +194,20 @@ export function loginSeriesKeysOf(event: BulwarkEvent, policy: RiskPolicy): stri
 
 type SourceFinding = { code: 'stuffing_source' | 'spraying_source'; detail: string } | undefined;
 
+/** What the event being decided adds to its source's counts (read before it is recorded). */
+interface SourceExtra {
+  /** 1 for a failure being decided. */
+  failures: number;
+  /** The account (or username) it failed on. */
+  account: string | undefined;
+  /** 1 for a successful sign-in being decided. */
+  signIns: number;
+}
+
 /**
  * Credential stuffing: many failures over many accounts from one IP, /24 (/64) or AS in a short
- * window. Password spraying: many distinct accounts from one network over a longer window, few
- * tries each. `extra` counts the failure being decided (read before it is recorded).
+ * window; an AS also needs failures to be most of its sign-in attempts. Password spraying: many
+ * distinct accounts from one network over a longer window, few tries each.
  */
 function sourceFinding(
   series: (key: string) => ReadableSeries,
@@ -199,7 +215,7 @@ function sourceFinding(
   ipText: string,
   login: LoginPolicy,
   atMs: number,
-  extra: { failures: number; account: string | undefined },
+  extra: SourceExtra,
 ): SourceFinding {
   const s = login.stuffing;
   return (
@@ -208,7 +224,8 @@ function sourceFinding(
       `ip ${ipText}`,
       s.ipFailuresMin,
       s.ipAccountsMin,
-      true,
+      undefined,
+      series,
       s,
       atMs,
       extra,
@@ -220,20 +237,23 @@ function sourceFinding(
           `network ${facts.prefix}`,
           s.prefixFailuresMin,
           s.prefixAccountsMin,
-          true,
+          undefined,
+          series,
           s,
           atMs,
           extra,
         )) ??
     (facts.info.asn === undefined
       ? undefined
-      : // A whole AS holds many shoppers: only its stuffing volume counts, not its spread.
+      : // A whole AS holds many shoppers: its failures count when they are most of its attempts,
+        // and its spread (spraying) does not count.
         checkSource(
           series(facts.sourceKeys.asn ?? failureKeys.asn(facts.info.asn)),
           `AS${String(facts.info.asn)}`,
           s.asnFailuresMin,
           s.asnAccountsMin,
-          false,
+          facts.sourceKeys.asnSignIns ?? asnSignInKey(facts.info.asn),
+          series,
           s,
           atMs,
           extra,
@@ -241,16 +261,21 @@ function sourceFinding(
   );
 }
 
-/** One source's series against its bars (a module function: no closure per event). */
+/**
+ * One source's series against its bars (a module function: no closure per event). With
+ * `signInsKey` (an AS: the series of its successful sign-ins), the failures must also be at
+ * least `asnFailureShareMin` of the attempts, and spraying is not judged.
+ */
 function checkSource(
   windowed: ReadableSeries,
   label: string,
   failuresMin: number,
   accountsMin: number,
-  spraying: boolean,
+  signInsKey: string | undefined,
+  series: (key: string) => ReadableSeries,
   s: LoginPolicy['stuffing'],
   atMs: number,
-  extra: { failures: number; account: string | undefined },
+  extra: SourceExtra,
 ): SourceFinding {
   const failures = windowed.count(atMs, s.windowMs) + extra.failures;
   // Distinct accounts are only counted when the failures alone reach the bar (most sources
@@ -260,13 +285,23 @@ function checkSource(
       extra.account !== undefined && !windowed.hasLabel(atMs, s.windowMs, extra.account) ? 1 : 0;
     const accounts = windowed.distinct(atMs, s.windowMs).count + newAccount;
     if (accounts >= accountsMin) {
-      return {
-        code: 'stuffing_source',
-        detail: `${label}: ${String(failures)} failures, ${String(accounts)} accounts`,
-      };
+      if (signInsKey === undefined) {
+        return {
+          code: 'stuffing_source',
+          detail: `${label}: ${String(failures)} failures, ${String(accounts)} accounts`,
+        };
+      }
+      const succeeded = signInsWithin(series(signInsKey), atMs, s.windowMs) + extra.signIns;
+      const share = failures / (failures + succeeded);
+      if (share >= s.asnFailureShareMin) {
+        return {
+          code: 'stuffing_source',
+          detail: `${label}: ${String(failures)} failures, ${String(accounts)} accounts, ${String(Math.floor(share * 100))} % of sign-in attempts`,
+        };
+      }
     }
   }
-  if (!spraying) return undefined;
+  if (signInsKey !== undefined) return undefined;
   // There are never more distinct accounts than entries (plus this one): fewer cannot reach the bar.
   const sprayBound = windowed.count(atMs, s.sprayWindowMs) + (extra.account === undefined ? 0 : 1);
   if (sprayBound < s.sprayAccountsMin) return undefined;
@@ -327,6 +362,7 @@ export function assessLoginFailed(
     const finding = sourceFinding((key) => readSeries(view, key), facts, event.context.ip, login, atMs, {
       failures: 1,
       account: event.accountId ?? event.username,
+      signIns: 0,
     });
     if (finding !== undefined)
       return { outcome: 'deny', score: 95, reasons: [reason(finding.code, finding.detail)] };
@@ -379,6 +415,7 @@ export function assessLoginSucceeded(
     : sourceFinding((key) => readSeries(view, key), facts, event.context.ip, login, atMs, {
         failures: 0,
         account: undefined,
+        signIns: 1,
       });
   const state = account?.login;
   const deviceKey = facts.observation.device;
@@ -650,13 +687,19 @@ export function recordLoginSeries(
       // trimmed (a rebuild applies logged events again, maybe these very objects).
       const found = facts.found;
       facts.found = undefined;
-      if (decision.decision === 'deny') return [];
-      return recordGlobal(
+      // Every sign-in with the right credentials counts for its AS, denied or not: a stuffing
+      // network's share of failures must not grow because its hits were refused.
+      const signIns = facts.sourceKeys.asnSignIns;
+      if (signIns !== undefined) countSignIn(view.series(signIns), atMs);
+      if (decision.decision === 'deny') return signIns === undefined ? [] : [signIns];
+      const changed = recordGlobal(
         (key) => writableRemembered(view, found, key),
         facts.observation,
         atMs,
         facts.observationKeys,
       );
+      if (signIns !== undefined) changed.push(signIns);
+      return changed;
     }
     default:
       return [];

@@ -5,7 +5,7 @@ import { parseIp, type ParsedIp } from '../ip/address.ts';
  * Versioned thresholds and weights of login risk and session protection. Any change to a number
  * here must change `version`: the risk policy version recorded with every decision includes it.
  */
-export const loginPolicyVersion = 'login-1';
+export const loginPolicyVersion = 'login-2';
 
 /** The RBA features (Freeman et al. 2016, sub-features and weights after Wiefling et al. 2022). */
 export const rbaFeatures = ['ip', 'asn', 'country', 'ua', 'browser', 'os', 'deviceType', 'device'] as const;
@@ -78,6 +78,15 @@ export interface LoginPolicy {
     readonly prefixAccountsMin: number;
     readonly asnFailuresMin: number;
     readonly asnAccountsMin: number;
+    /**
+     * An AS is a source only when its failures are also at least this share of its sign-in
+     * attempts in the window (failures plus successful sign-ins). An access network holds many
+     * shoppers, and their everyday failures grow with the store's traffic: absolute bars alone
+     * would mark a large ISP at a busy store all day. Successful sign-ins per AS are counted in
+     * one-minute buckets kept for an hour (`asnSignInLimits`), so `windowMs` must not exceed an
+     * hour.
+     */
+    readonly asnFailureShareMin: number;
     /** Spraying: many accounts, few tries each, over a longer window. */
     readonly sprayWindowMs: number;
     readonly sprayAccountsMin: number;
@@ -156,6 +165,7 @@ export function defaultLoginPolicy(lists: OperatorLists = defaultOperatorLists):
       prefixAccountsMin: 10,
       asnFailuresMin: 200,
       asnAccountsMin: 100,
+      asnFailureShareMin: 0.5,
       sprayWindowMs: hourMs,
       sprayAccountsMin: 20,
     },
