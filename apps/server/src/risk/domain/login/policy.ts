@@ -83,8 +83,8 @@ export interface LoginPolicy {
      * attempts in the window (failures plus successful sign-ins). An access network holds many
      * shoppers, and their everyday failures grow with the store's traffic: absolute bars alone
      * would mark a large ISP at a busy store all day. Successful sign-ins per AS are counted in
-     * one-minute buckets kept for an hour (`asnSignInLimits`), so `windowMs` must not exceed an
-     * hour.
+     * one-minute buckets kept for an hour (`asnSignInLimits`), so `windowMs` and one more minute
+     * must fit in the hour (tested).
      */
     readonly asnFailureShareMin: number;
     /** Spraying: many accounts, few tries each, over a longer window. */
